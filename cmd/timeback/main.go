@@ -1,0 +1,84 @@
+// Command timeback validates, sends, collects and reports IMS Caliper 1.2
+// events of the TimebackProfile.
+//
+// Usage:
+//
+//	timeback <command> [flags] [arguments]
+//
+// Run "timeback help" for the list of commands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// env is what a command may touch of the process, so that tests can run
+// commands in-process with their own streams.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e env, args []string) int
+}
+
+// commands lists the subcommands, each defined in the file of its name.
+var commands = []command{
+	{"validate", "check Caliper events, entities and envelopes in files", runValidate},
+	{"serve", "run a Caliper endpoint that stores events", runServe},
+	{"send", "deliver events from files through the durable outbox", runSend},
+	{"outbox", "inspect the outbox and requeue dead letters", runOutbox},
+	{"demo", "run a simulated student end to end on a temporary server", runDemo},
+	{"report", "print per-day learning facts of a student", runReport},
+}
+
+// Exit statuses shared by the subcommands.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the command ran and found a problem
+	exitUsage   = 2 // bad flags or arguments, or an input that cannot be read
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, env{os.Stdin, os.Stdout, os.Stderr}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, e env, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(e.stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	fmt.Fprintf(e.stderr, "timeback: unknown command %q\n", args[0])
+	usage(e.stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: timeback <command> [flags] [arguments]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, `Run "timeback <command> -h" for the flags of a command.`)
+}
