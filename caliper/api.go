@@ -130,3 +130,20 @@ func Canonical(raw []byte) ([]byte, error) {
 func str(v any) string { s, _ := v.(string); return s }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// String returns the kind as a lower-case noun, such as "envelope".
+func (k Kind) String() string {
+	switch k {
+	case KindEvent:
+		return "event"
+	case KindEntity:
+		return "entity"
+	case KindEnvelope:
+		return "envelope"
+	case KindArray:
+		return "array"
+	case KindConfig:
+		return "endpoint configuration"
+	}
+	return "unknown document"
+}
