@@ -1,0 +1,355 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	timeback "github.com/timeback/timeback-go"
+)
+
+// storeMigrations create the event store's tables. Append new statements
+// at the end and never edit one that has shipped, because PRAGMA
+// user_version counts the applied ones.
+//
+// Seq is the rowid, so store order is commit order: one writer at a time
+// holds SQLite's write lock, and rows are never deleted. Digest is the
+// SHA-256 of the event's canonical JSON, which tells a duplicate from a
+// conflict without keeping a second copy of the event.
+var storeMigrations = []string{
+	`CREATE TABLE events (
+		seq         INTEGER PRIMARY KEY,
+		id          TEXT    NOT NULL UNIQUE,
+		type        TEXT    NOT NULL,
+		action      TEXT    NOT NULL,
+		profile     TEXT    NOT NULL,
+		sensor      TEXT    NOT NULL,
+		event_time  INTEGER NOT NULL, -- Unix milliseconds
+		actor_id    TEXT    NOT NULL,
+		actor_email TEXT    NOT NULL,
+		object_id   TEXT    NOT NULL,
+		job_id      TEXT    NOT NULL,
+		stored      INTEGER NOT NULL, -- Unix milliseconds
+		digest      BLOB    NOT NULL,
+		json        BLOB    NOT NULL
+	);
+	CREATE INDEX events_sensor ON events (sensor, seq);
+	CREATE INDEX events_actor_id ON events (actor_id, seq);
+	CREATE INDEX events_actor_email ON events (actor_email, seq);
+	CREATE INDEX events_event_time ON events (event_time, seq);
+	CREATE TABLE jobs (
+		id        TEXT    PRIMARY KEY,
+		processed INTEGER NOT NULL, -- Unix milliseconds
+		results   TEXT    NOT NULL  -- JSON array of timeback.JobResult
+	);`,
+}
+
+// Migrations returns the statements that create the event store's schema,
+// for programs that compare against a bare SQLite insert.
+func Migrations() []string { return append([]string(nil), storeMigrations...) }
+
+// Config tunes a Store. The zero value is ready to use.
+type Config struct {
+	// Now returns the current time for stored and processed times.
+	// Nil means time.Now.
+	Now func() time.Time
+	// Facts, when set, is called inside the transaction of every batch
+	// that adds events.
+	Facts timeback.FactWriter[*sql.Tx]
+}
+
+// Store is a timeback.EventStore in one SQLite file.
+type Store struct {
+	db     *sql.DB
+	now    func() time.Time
+	facts  timeback.FactWriter[*sql.Tx]
+	closed atomic.Bool
+}
+
+var _ timeback.EventStore = (*Store)(nil)
+
+// Open opens or creates the event store in the SQLite file at path and
+// applies the migrations it has not seen yet.
+func Open(ctx context.Context, path string, cfg Config) (*Store, error) {
+	db, err := openDB(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, db, storeMigrations); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Store{db: db, now: cfg.Now, facts: cfg.Facts}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+// Close closes the database. Appends in progress finish first.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.db.Close()
+}
+
+func (s *Store) checkOpen() error {
+	if s.closed.Load() {
+		return &timeback.Error{Code: timeback.CodeUnavailable, Message: "sqlite: store is closed",
+			Err: timeback.ErrStoreClosed}
+	}
+	return nil
+}
+
+// Append stores the batches in one immediate transaction. Each batch runs
+// inside a savepoint, so a conflict rolls back that batch alone.
+func (s *Store) Append(ctx context.Context, batches []*timeback.Batch) ([]timeback.AppendResult, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, unavailable("begin transaction", err)
+	}
+	defer tx.Rollback()
+
+	w, err := s.newAppendWriter(ctx, tx)
+	if err != nil {
+		return nil, unavailable("prepare statements", err)
+	}
+	defer w.close()
+
+	results := make([]timeback.AppendResult, len(batches))
+	for i, b := range batches {
+		results[i], err = w.appendBatch(ctx, b)
+		if err != nil {
+			return nil, unavailable("append batch "+b.JobID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, unavailable("commit", err)
+	}
+	return results, nil
+}
+
+func unavailable(step string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &timeback.Error{Code: timeback.CodeUnavailable, Message: "sqlite: " + step + " canceled", Err: err}
+	}
+	return &timeback.Error{Code: timeback.CodeUnavailable, Message: "sqlite: " + step + " failed", Err: err}
+}
+
+// appendWriter holds the prepared statements of one Append transaction.
+type appendWriter struct {
+	s       *Store
+	tx      *sql.Tx
+	now     time.Time
+	insert  *sql.Stmt
+	lookup  *sql.Stmt
+	saveJob *sql.Stmt
+}
+
+func (s *Store) newAppendWriter(ctx context.Context, tx *sql.Tx) (*appendWriter, error) {
+	w := &appendWriter{s: s, tx: tx, now: s.now()}
+	var err error
+	w.insert, err = tx.PrepareContext(ctx, `INSERT INTO events
+		(id, type, action, profile, sensor, event_time, actor_id, actor_email, object_id,
+		 job_id, stored, digest, json)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING
+		RETURNING seq`)
+	if err != nil {
+		return nil, err
+	}
+	w.lookup, err = tx.PrepareContext(ctx, `SELECT seq, digest FROM events WHERE id = ?`)
+	if err != nil {
+		w.close()
+		return nil, err
+	}
+	w.saveJob, err = tx.PrepareContext(ctx, `INSERT INTO jobs (id, processed, results) VALUES (?, ?, ?)`)
+	if err != nil {
+		w.close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *appendWriter) close() {
+	for _, st := range []*sql.Stmt{w.insert, w.lookup, w.saveJob} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// batchRejected is a batch outcome that rolls back its savepoint but keeps
+// the transaction going.
+type batchRejected struct{ err error }
+
+func (e batchRejected) Error() string { return e.err.Error() }
+
+// appendBatch stores one batch inside a savepoint. A rejected batch comes
+// back as a result with Err set; the returned error means the transaction
+// itself failed.
+func (w *appendWriter) appendBatch(ctx context.Context, b *timeback.Batch) (timeback.AppendResult, error) {
+	if _, err := w.tx.ExecContext(ctx, "SAVEPOINT batch"); err != nil {
+		return timeback.AppendResult{}, err
+	}
+	res, err := w.storeBatch(ctx, b)
+	var rejected batchRejected
+	if errors.As(err, &rejected) {
+		if _, err := w.tx.ExecContext(ctx, "ROLLBACK TO batch"); err != nil {
+			return timeback.AppendResult{}, err
+		}
+		if _, err := w.tx.ExecContext(ctx, "RELEASE batch"); err != nil {
+			return timeback.AppendResult{}, err
+		}
+		return timeback.AppendResult{Err: rejected.err}, nil
+	}
+	if err != nil {
+		return timeback.AppendResult{}, err
+	}
+	if _, err := w.tx.ExecContext(ctx, "RELEASE batch"); err != nil {
+		return timeback.AppendResult{}, err
+	}
+	return res, nil
+}
+
+func (w *appendWriter) storeBatch(ctx context.Context, b *timeback.Batch) (timeback.AppendResult, error) {
+	if err := checkBatch(b); err != nil {
+		return timeback.AppendResult{}, batchRejected{err}
+	}
+	job := &timeback.Job{ID: b.JobID, State: timeback.JobCompleted, Processed: w.now,
+		Results: make([]timeback.JobResult, 0, len(b.Events))}
+	res := timeback.AppendResult{Job: job}
+	var added []*timeback.StoredEvent
+
+	for i := range b.Events {
+		ev := &b.Events[i]
+		stored := w.storedEvent(b, ev)
+		digest := sha256.Sum256(ev.Canonical)
+		err := w.insert.QueryRowContext(ctx, stored.ID, stored.Type, stored.Action, stored.Profile,
+			stored.Sensor, stored.EventTime.UnixMilli(), stored.ActorID, stored.ActorEmail,
+			stored.ObjectID, stored.JobID, w.now.UnixMilli(), digest[:], stored.JSON,
+		).Scan(&stored.Seq)
+		if err == nil {
+			added = append(added, stored)
+			res.Stored++
+			job.Results = append(job.Results, timeback.JobResult{
+				AllocatedID: strconv.FormatInt(stored.Seq, 10), ExternalID: stored.ID})
+			continue
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return res, err
+		}
+
+		// The id is stored already, by an earlier batch or an earlier
+		// commit: the same canonical content makes this a duplicate.
+		var seq int64
+		var have []byte
+		if err := w.lookup.QueryRowContext(ctx, stored.ID).Scan(&seq, &have); err != nil {
+			return res, err
+		}
+		if !bytes.Equal(have, digest[:]) {
+			return res, batchRejected{conflict(ev)}
+		}
+		res.Duplicates++
+		job.Results = append(job.Results, timeback.JobResult{
+			AllocatedID: strconv.FormatInt(seq, 10), ExternalID: stored.ID, Duplicate: true})
+	}
+
+	if err := w.saveJobRow(ctx, job); err != nil {
+		return res, err
+	}
+	if w.s.facts != nil && len(added) > 0 {
+		if err := w.s.facts.WriteFacts(ctx, w.tx, b, added); err != nil {
+			return res, batchRejected{factError(err)}
+		}
+	}
+	return res, nil
+}
+
+func (w *appendWriter) storedEvent(b *timeback.Batch, ev *timeback.NewEvent) *timeback.StoredEvent {
+	se := &timeback.StoredEvent{
+		ID:     ev.Item.ID,
+		Type:   ev.Item.Type,
+		Sensor: b.Sensor,
+		JobID:  b.JobID,
+		Stored: w.now,
+		JSON:   ev.Item.Raw,
+	}
+	if info := ev.Item.Event; info != nil {
+		se.Action = info.Action
+		se.Profile = info.Profile
+		se.EventTime = info.EventTime
+		se.ActorID = info.ActorID
+		se.ActorEmail = info.ActorEmail
+		se.ObjectID = info.ObjectID
+	}
+	return se
+}
+
+func (w *appendWriter) saveJobRow(ctx context.Context, job *timeback.Job) error {
+	results, err := json.Marshal(job.Results)
+	if err != nil {
+		return err
+	}
+	_, err = w.saveJob.ExecContext(ctx, job.ID, job.Processed.UnixMilli(), results)
+	if err != nil && isUniqueViolation(err) {
+		return batchRejected{timeback.Errorf(timeback.CodeInvalid, "job id %q is already used", job.ID)}
+	}
+	return err
+}
+
+// checkBatch rejects a batch that the store cannot take as it is.
+func checkBatch(b *timeback.Batch) error {
+	if b.JobID == "" {
+		return timeback.Errorf(timeback.CodeInvalid, "sqlite: batch has no job id")
+	}
+	seen := make(map[string]int, len(b.Events))
+	for i, ev := range b.Events {
+		path := ev.Item.Pointer + "/id"
+		if ev.Item.ID == "" {
+			return &timeback.Error{Code: timeback.CodeInvalid, Message: "event has no id",
+				Fields: []timeback.FieldError{{Path: path, Message: "missing event id"}}}
+		}
+		if j, ok := seen[ev.Item.ID]; ok {
+			msg := fmt.Sprintf("event id %q repeats the id of event %d of the envelope", ev.Item.ID, j)
+			return &timeback.Error{Code: timeback.CodeInvalid, Message: msg,
+				Fields: []timeback.FieldError{{Path: path, Message: msg}}}
+		}
+		seen[ev.Item.ID] = i
+	}
+	return nil
+}
+
+func conflict(ev *timeback.NewEvent) error {
+	msg := fmt.Sprintf("event id %q is already stored with different content", ev.Item.ID)
+	return &timeback.Error{
+		Code:    timeback.CodeConflict,
+		Message: msg + "; nothing of the envelope was stored",
+		Fields:  []timeback.FieldError{{Path: ev.Item.Pointer + "/id", Message: msg}},
+		Err:     timeback.ErrEventConflict,
+	}
+}
+
+func factError(err error) error {
+	var e *timeback.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &timeback.Error{Code: timeback.CodeInternal, Message: "sqlite: derive facts failed", Err: err}
+}
+
+func isUniqueViolation(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
