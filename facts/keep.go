@@ -1,0 +1,123 @@
+package facts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/timeback/timeback-go"
+)
+
+// Ledger is a store transaction's view of the facts tables, which Keep uses
+// to add the facts of newly stored events.
+type Ledger interface {
+	// LockRuns locks the runs for the rest of the transaction, creating
+	// their rows when new, and returns what is counted for them already.
+	// Keep passes the runs sorted, so that concurrent transactions lock in
+	// one order and cannot deadlock on each other.
+	LockRuns(ctx context.Context, runs []RunKey) (map[RunKey]*RunState, error)
+	// Insert adds counted windows and completions.
+	Insert(ctx context.Context, windows []Window, completions []Completion) error
+}
+
+// RunState is what is already counted for one run.
+type RunState struct {
+	// Windows are the run's counted windows.
+	Windows []Window
+	// Completed is set when a counted completion is stored for the run.
+	Completed bool
+}
+
+// Keep derives the facts of events that a store has just added, removes
+// the time that windows counted earlier already cover, and inserts the rest
+// through l, inside the store's transaction. Events that are not
+// TimebackProfile events are skipped. An event that is one but cannot be
+// decoded is an error, which should reject its batch.
+func Keep(ctx context.Context, l Ledger, events []*timeback.StoredEvent) error {
+	derived, runs, err := deriveAll(events)
+	if err != nil || len(runs) == 0 {
+		return err
+	}
+	states, err := l.LockRuns(ctx, runs)
+	if err != nil {
+		return fmt.Errorf("facts: lock runs: %w", err)
+	}
+	windows, completions := Count(states, derived)
+	if err := l.Insert(ctx, windows, completions); err != nil {
+		return fmt.Errorf("facts: insert: %w", err)
+	}
+	return nil
+}
+
+func deriveAll(events []*timeback.StoredEvent) ([]Derived, []RunKey, error) {
+	var derived []Derived
+	seen := map[RunKey]bool{}
+	var runs []RunKey
+	for _, se := range events {
+		e, err := Decode(se.JSON)
+		if errors.Is(err, ErrNotTimeback) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		d := Derive(se.Sensor, se.Seq, e)
+		if len(d.Windows) == 0 && d.Completion == nil {
+			continue
+		}
+		derived = append(derived, d)
+		k := RunKey{e.StudentID, e.RunID}
+		if !seen[k] {
+			seen[k] = true
+			runs = append(runs, k)
+		}
+	}
+	slices.SortFunc(runs, compareRunKeys)
+	return derived, runs, nil
+}
+
+func compareRunKeys(a, b RunKey) int {
+	if c := strings.Compare(a.StudentID, b.StudentID); c != 0 {
+		return c
+	}
+	return strings.Compare(a.RunID, b.RunID)
+}
+
+// Count decides, in the order given, what each derived fact adds to the
+// runs' counted state: the uncovered parts of each window, and every
+// completion, of which only the first of a run is marked Counted. It
+// updates states as it goes, so a window repeated within one batch counts
+// once too. States missing from the map are taken as empty.
+func Count(states map[RunKey]*RunState, derived []Derived) ([]Window, []Completion) {
+	var windows []Window
+	var completions []Completion
+	if states == nil {
+		states = map[RunKey]*RunState{}
+	}
+	state := func(k RunKey) *RunState {
+		s := states[k]
+		if s == nil {
+			s = &RunState{}
+			states[k] = s
+		}
+		return s
+	}
+	for _, d := range derived {
+		for _, w := range d.Windows {
+			s := state(w.Key())
+			parts := Uncounted(s.Windows, w)
+			s.Windows = append(s.Windows, parts...)
+			windows = append(windows, parts...)
+		}
+		if c := d.Completion; c != nil {
+			s := state(c.Key())
+			cc := *c
+			cc.Counted = !s.Completed
+			s.Completed = true
+			completions = append(completions, cc)
+		}
+	}
+	return windows, completions
+}
