@@ -1,8 +1,6 @@
 package caliper
 
 import (
-	"bytes"
-	"encoding/json"
 	"time"
 )
 
@@ -12,7 +10,8 @@ const ContextV1p2 = "http://purl.imsglobal.org/ctx/caliper/v1p2"
 
 // Options tune validation. The zero value validates with warnings allowed.
 type Options struct {
-	// Strict turns warnings into errors.
+	// Strict turns warnings into errors: every Problem of the Report then has
+	// SeverityError.
 	Strict bool
 }
 
@@ -27,109 +26,6 @@ const (
 	KindArray         // a JSON array of events or entities
 	KindConfig        // an endpoint configuration payload
 )
-
-// Item is one event or entity of an envelope or array, as decoded.
-type Item struct {
-	// Raw is the item's bytes exactly as they were sent.
-	Raw json.RawMessage
-	// Pointer locates the item in its document, such as "/data/2".
-	Pointer string
-	ID      string
-	Type    string
-	// Event is set when the item is an event, nil for an entity.
-	Event *EventInfo
-}
-
-// EventInfo is the part of an event that stores index and query.
-type EventInfo struct {
-	Action     string
-	Profile    string
-	EventTime  time.Time
-	ActorID    string
-	ActorEmail string
-	ObjectID   string
-}
-
-// Envelope is a decoded Caliper envelope.
-type Envelope struct {
-	Sensor      string
-	SendTime    time.Time
-	DataVersion string
-	Data        []Item
-}
-
-// Report is the result of validating one document.
-type Report struct {
-	Kind     Kind
-	Problems Problems
-	// Items are the events and entities found: one for a single event or
-	// entity, one per element for an envelope or array.
-	Items []Item
-	// Envelope is set when Kind is KindEnvelope.
-	Envelope *Envelope
-}
-
-// Validate decodes data strictly and checks it against Caliper 1.2 and, for
-// events that declare it, the TimebackProfile. Data may be an event, an
-// entity, an envelope, a JSON array of events and entities, or an endpoint
-// configuration payload.
-func Validate(data []byte, opts Options) Report {
-	// Placeholder until the strict decoder lands: decodes with encoding/json.
-	var r Report
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		r.Problems = append(r.Problems, errorf("", "invalid JSON: %v", err))
-		return r
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		r.Problems = append(r.Problems, errorf("", "document is not a JSON object"))
-		return r
-	}
-	if d, ok := obj["data"].([]any); ok {
-		r.Kind = KindEnvelope
-		env := &Envelope{DataVersion: str(obj["dataVersion"]), Sensor: str(obj["sensor"])}
-		env.SendTime, _ = time.Parse(time.RFC3339, str(obj["sendTime"]))
-		for i, e := range d {
-			raw, _ := json.Marshal(e)
-			m, _ := e.(map[string]any)
-			it := Item{Raw: raw, Pointer: "/data/" + itoa(i), ID: str(m["id"]), Type: str(m["type"])}
-			if _, ok := m["action"]; ok {
-				it.Event = &EventInfo{Action: str(m["action"]), Profile: str(m["profile"])}
-				it.Event.EventTime, _ = time.Parse(time.RFC3339, str(m["eventTime"]))
-				if a, ok := m["actor"].(map[string]any); ok {
-					it.Event.ActorID, it.Event.ActorEmail = str(a["id"]), str(a["email"])
-				}
-			}
-			env.Data = append(env.Data, it)
-		}
-		r.Envelope, r.Items = env, env.Data
-		return r
-	}
-	r.Kind = KindEvent
-	r.Items = []Item{{Raw: data, ID: str(obj["id"]), Type: str(obj["type"])}}
-	return r
-}
-
-// Canonical returns a canonical encoding of one JSON value: object members
-// sorted by key, no insignificant white space, numbers as written. Two
-// encodings of the same content have the same canonical form.
-func Canonical(raw []byte) ([]byte, error) {
-	// Placeholder until the strict decoder lands.
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return json.Marshal(v)
-}
-
-func str(v any) string { s, _ := v.(string); return s }
-
-func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 // String returns the kind as a lower-case noun, such as "envelope".
 func (k Kind) String() string {
@@ -146,4 +42,87 @@ func (k Kind) String() string {
 		return "endpoint configuration"
 	}
 	return "unknown document"
+}
+
+// Item is one event or entity of an envelope or array, as decoded.
+type Item struct {
+	// Raw is the item's bytes exactly as they were sent. It shares memory
+	// with the data passed to Validate.
+	Raw []byte
+	// Pointer locates the item in its document, such as "/data/2"; it is ""
+	// for a single event or entity.
+	Pointer string
+	ID      string
+	Type    string
+	// Event is set when the item is an event, nil for an entity.
+	Event *EventInfo
+}
+
+// EventInfo is the part of an event that stores index and query.
+type EventInfo struct {
+	Action  string
+	Profile string // "" when the event names none
+	// EventTime is the parsed eventTime in UTC, zero when it is invalid.
+	EventTime  time.Time
+	ActorID    string // the actor's id, or the actor itself when it is an IRI
+	ActorEmail string // the actor's email, "" when absent
+	ObjectID   string // the object's id, or the object itself when it is an IRI
+}
+
+// Envelope is a decoded Caliper envelope.
+type Envelope struct {
+	Sensor      string
+	SendTime    time.Time // zero when sendTime is invalid
+	DataVersion string
+	Data        []Item
+}
+
+// Report is the result of validating one document.
+type Report struct {
+	Kind     Kind
+	Problems Problems
+	// Items are the events and entities found: one for a single event or
+	// entity, one per element for an envelope or array. Items are filled
+	// even when the document has problems, for every element that is a JSON
+	// object; they are nil when the JSON itself is invalid.
+	Items []Item
+	// Envelope is set when Kind is KindEnvelope.
+	Envelope *Envelope
+}
+
+// Valid reports whether the report has no problem that makes the document
+// invalid under opts.
+func (r Report) Valid(opts Options) bool { return r.Problems.Valid(opts.Strict) }
+
+// Validate decodes data strictly and checks it against Caliper 1.2 and, for
+// events that declare it, the TimebackProfile. Data may be an event, an
+// entity, an envelope, a JSON array of events and entities, or an endpoint
+// configuration payload. Validate never panics: malformed input yields
+// problems.
+func Validate(data []byte, opts Options) Report {
+	doc, problems := decode(data)
+	if doc == nil {
+		return Report{Problems: problems}
+	}
+	v := validator{doc: doc, problems: problems}
+	r := v.document()
+	r.Problems = v.problems
+	if opts.Strict {
+		for i := range r.Problems {
+			r.Problems[i].Severity = SeverityError
+		}
+	}
+	return r
+}
+
+// Canonical returns a canonical encoding of one JSON value: object members
+// sorted by key, no insignificant white space, strings with the minimal
+// escapes, numbers as written. Two encodings of the same content have the
+// same canonical form. Invalid JSON, including duplicate keys, is an error.
+func Canonical(raw []byte) ([]byte, error) {
+	doc, problems := decode(raw)
+	if doc == nil || len(problems) > 0 {
+		return nil, problems
+	}
+	return doc.appendCanonical(make([]byte, 0, len(raw)), 0), nil
 }

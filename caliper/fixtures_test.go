@@ -1,0 +1,48 @@
+package caliper_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/timeback/timeback-go/caliper"
+	"github.com/timeback/timeback-go/internal/fixtures"
+)
+
+func TestValidFixtures(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(fixtures.Dir(t), "v1p2", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := caliper.Validate(data, caliper.Options{})
+		if !r.Problems.Valid(false) {
+			t.Errorf("%s: got problems, want valid:\n  %s", filepath.Base(f),
+				strings.ReplaceAll(r.Problems.Failing(false).Error(), "; ", "\n  "))
+		}
+	}
+}
+
+func TestInvalidFixtures(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(fixtures.Dir(t), "v1p2", "invalid", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := caliper.Validate(data, caliper.Options{})
+		if r.Problems.Valid(false) {
+			t.Errorf("%s: got valid, want problems", filepath.Base(f))
+		} else if testing.Verbose() {
+			t.Logf("%s: %s", filepath.Base(f), r.Problems.Failing(false).Error())
+		}
+	}
+}
