@@ -31,7 +31,8 @@ var (
 	ErrEventTooLarge = errors.New("sender: event too large")
 )
 
-// EventError is the error of Send for an event that cannot be queued.
+// EventError is the error of Send for an event that cannot be queued. It
+// matches ErrInvalidEvent or ErrEventTooLarge with errors.Is.
 type EventError struct {
 	// Index is the event's position among the arguments of Send.
 	Index int
@@ -39,8 +40,10 @@ type EventError struct {
 	ID string
 	// Problems are the validator's findings that make the event invalid.
 	Problems caliper.Problems
-	// Err is ErrInvalidEvent or ErrEventTooLarge, possibly wrapping a
-	// cause such as an encoding error.
+	// Kind is ErrInvalidEvent or ErrEventTooLarge.
+	Kind error
+	// Err describes the problem when Problems is empty, such as an
+	// encoding error.
 	Err error
 }
 
@@ -49,11 +52,19 @@ func (e *EventError) Error() string {
 	if e.ID != "" {
 		msg += fmt.Sprintf(" (%s)", e.ID)
 	}
-	if len(e.Problems) > 0 {
-		return msg + " is invalid: " + e.Problems.Error()
+	if e.Kind == ErrEventTooLarge {
+		msg += " is too large: "
+	} else {
+		msg += " is invalid: "
 	}
-	return msg + ": " + e.Err.Error()
+	if len(e.Problems) > 0 {
+		return msg + e.Problems.Error()
+	}
+	return msg + e.Err.Error()
 }
+
+// Is reports whether target is the error's Kind.
+func (e *EventError) Is(target error) bool { return target == e.Kind }
 
 func (e *EventError) Unwrap() error { return e.Err }
 
@@ -222,12 +233,11 @@ func (c *Client) prepare(events []timeback.Event) ([]Entry, int64, error) {
 	var size int64
 	for i, ev := range events {
 		if ev == nil {
-			return nil, 0, &EventError{Index: i, Err: fmt.Errorf("%w: nil event", ErrInvalidEvent)}
+			return nil, 0, invalidEvent(i, "", errors.New("the event is nil"))
 		}
 		data, err := encodeEvent(ev)
 		if err != nil {
-			return nil, 0, &EventError{Index: i, ID: ev.EventID(), Err: fmt.Errorf("%w: %w",
-				ErrInvalidEvent, err)}
+			return nil, 0, invalidEvent(i, ev.EventID(), err)
 		}
 		id, err := c.check(i, ev, data)
 		if err != nil {
@@ -257,29 +267,31 @@ func encodeEvent(ev timeback.Event) ([]byte, error) {
 func (c *Client) check(i int, ev timeback.Event, data []byte) (string, error) {
 	id := ev.EventID()
 	if limit := c.s.MaxPayloadBytes - c.s.envelopeOverhead(); len(data) > limit {
-		return "", &EventError{Index: i, ID: id, Err: fmt.Errorf(
-			"%w: %d bytes, the limit is %d bytes (Config.MaxPayloadBytes less the envelope)",
-			ErrEventTooLarge, len(data), limit)}
+		return "", &EventError{Index: i, ID: id, Kind: ErrEventTooLarge, Err: fmt.Errorf(
+			"%d bytes, the limit is %d bytes (Config.MaxPayloadBytes less the envelope)",
+			len(data), limit)}
 	}
 	report := caliper.Validate(data, caliper.Options{})
 	if failing := report.Problems.Failing(false); len(failing) > 0 {
-		return "", &EventError{Index: i, ID: id, Problems: failing, Err: ErrInvalidEvent}
+		return "", &EventError{Index: i, ID: id, Problems: failing, Kind: ErrInvalidEvent}
 	}
 	if report.Kind != caliper.KindEvent || len(report.Items) != 1 {
-		return "", &EventError{Index: i, ID: id, Err: fmt.Errorf(
-			"%w: the JSON is not one Caliper event", ErrInvalidEvent)}
+		return "", invalidEvent(i, id, errors.New("the JSON is not one Caliper event"))
 	}
 	jsonID := report.Items[0].ID
 	switch {
 	case id == "" && jsonID == "":
-		return "", &EventError{Index: i, Err: fmt.Errorf("%w: the event has no id", ErrInvalidEvent)}
+		return "", invalidEvent(i, "", errors.New("the event has no id"))
 	case id == "":
 		id = jsonID
 	case jsonID != "" && jsonID != id:
-		return "", &EventError{Index: i, ID: id, Err: fmt.Errorf(
-			"%w: EventID() returns %q but the JSON has id %q", ErrInvalidEvent, id, jsonID)}
+		return "", invalidEvent(i, id, fmt.Errorf("EventID() returns %q but the JSON has id %q", id, jsonID))
 	}
 	return id, nil
+}
+
+func invalidEvent(i int, id string, err error) *EventError {
+	return &EventError{Index: i, ID: id, Kind: ErrInvalidEvent, Err: err}
 }
 
 // reserve counts n events of size bytes into the queue, or returns

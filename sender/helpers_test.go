@@ -1,0 +1,278 @@
+package sender_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/timeback/timeback-go"
+	"github.com/timeback/timeback-go/sender"
+)
+
+// fakeClock is a Clock whose timers fire at once and move the time forward
+// by their duration, so that backoff and linger waits take no wall time. It
+// records every wait.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	sleeps []time.Duration
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 1, 27, 10, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sleeps = append(c.sleeps, d)
+	if d > 0 {
+		c.now = c.now.Add(d)
+	}
+	ch := make(chan time.Time, 1)
+	ch <- c.now
+	return ch
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func (c *fakeClock) Sleeps() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Duration(nil), c.sleeps...)
+}
+
+// reply is what a scripted endpoint returns for one request.
+type reply struct {
+	status int
+	header http.Header
+	body   string
+	// store stores the envelope's events before replying, as a server
+	// that commits and then fails to answer does.
+	store bool
+	// reset stores nothing, unless store is set, and closes the connection
+	// without a reply.
+	reset bool
+	// hang waits until the client gives up on the request.
+	hang bool
+}
+
+// endpoint is a scripted Caliper endpoint. It stores events by id and
+// counts every copy it receives.
+type endpoint struct {
+	t      *testing.T
+	server *httptest.Server
+	// script returns the reply to request n (counted from 1) carrying
+	// events; nil means 200 and store.
+	script func(n int, r *http.Request, events []json.RawMessage) reply
+
+	mu        sync.Mutex
+	requests  int
+	envelopes []map[string]json.RawMessage
+	stored    map[string]json.RawMessage
+	copies    map[string]int
+	sizes     []int // events per request
+}
+
+func newEndpoint(t *testing.T, script func(n int, r *http.Request, events []json.RawMessage) reply) *endpoint {
+	t.Helper()
+	e := &endpoint{t: t, script: script, stored: map[string]json.RawMessage{}, copies: map[string]int{}}
+	e.server = httptest.NewServer(http.HandlerFunc(e.serve))
+	t.Cleanup(e.server.Close)
+	return e
+}
+
+func (e *endpoint) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.URL.Path != "/caliper/event" {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return
+	}
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(body, &env); err != nil {
+		e.t.Errorf("endpoint: envelope is not JSON: %v", err)
+		http.Error(w, "bad json", http.StatusBadRequest)
+		return
+	}
+	var events []json.RawMessage
+	if err := json.Unmarshal(env["data"], &events); err != nil {
+		e.t.Errorf("endpoint: envelope data is not an array: %v", err)
+	}
+
+	e.mu.Lock()
+	e.requests++
+	n := e.requests
+	e.envelopes = append(e.envelopes, env)
+	e.sizes = append(e.sizes, len(events))
+	e.mu.Unlock()
+
+	rep := reply{status: http.StatusOK, store: true}
+	if e.script != nil {
+		rep = e.script(n, r, events)
+	}
+	if rep.store {
+		e.storeEvents(events)
+	}
+	switch {
+	case rep.hang:
+		<-r.Context().Done()
+		return
+	case rep.reset:
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			e.t.Errorf("endpoint: hijack: %v", err)
+			return
+		}
+		conn.Close()
+		return
+	}
+	for k, vs := range rep.header {
+		w.Header()[k] = vs
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(rep.status)
+	if rep.body != "" {
+		io.WriteString(w, rep.body)
+	} else if rep.status == http.StatusOK {
+		fmt.Fprintf(w, `{"jobId":"job-%d","eventsAccepted":%d}`, n, len(events))
+	}
+}
+
+func (e *endpoint) storeEvents(events []json.RawMessage) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ev := range events {
+		var head struct {
+			ID string `json:"id"`
+		}
+		json.Unmarshal(ev, &head)
+		e.copies[head.ID]++
+		if _, ok := e.stored[head.ID]; !ok {
+			e.stored[head.ID] = ev
+		}
+	}
+}
+
+func (e *endpoint) URL() string { return e.server.URL }
+
+func (e *endpoint) Stored() map[string]json.RawMessage {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string]json.RawMessage, len(e.stored))
+	for k, v := range e.stored {
+		out[k] = v
+	}
+	return out
+}
+
+func (e *endpoint) Copies(id string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.copies[id]
+}
+
+func (e *endpoint) Requests() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.requests
+}
+
+func (e *endpoint) Sizes() []int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]int(nil), e.sizes...)
+}
+
+// eventID returns a fixed urn:uuid for i, so that a restarted process sends
+// the same ids.
+func eventID(i int) string {
+	return fmt.Sprintf("urn:uuid:00000000-0000-4000-8000-%012d", i)
+}
+
+// newEvent returns a valid TimeSpentEvent with the id of i.
+func newEvent(t testing.TB, i int) *timeback.TimeSpent {
+	t.Helper()
+	ev, err := timeback.NewTimeSpent(timeback.Common{
+		ID:        eventID(i),
+		EventTime: time.Date(2026, 1, 27, 10, 3, 0, 0, time.UTC),
+		Actor: timeback.User{
+			ID:    "https://api.alpha-1edtech.ai/ims/oneroster/rostering/v1p2/users/student-1",
+			Email: "student-1@example.com",
+		},
+		Object: timeback.ActivityContext{
+			ID:      "https://app.example.com/activities/fractions",
+			Subject: timeback.SubjectMath,
+			AppName: "Example App",
+		},
+		GeneratedID: fmt.Sprintf("urn:uuid:00000000-0000-4000-9000-%012d", i),
+		RunID:       "run-1",
+	}, timeback.TimeItem{Type: timeback.TimeActive, Seconds: 15})
+	if err != nil {
+		t.Fatalf("NewTimeSpent(%d): %v", i, err)
+	}
+	return ev
+}
+
+func newEvents(t testing.TB, from, n int) []timeback.Event {
+	t.Helper()
+	events := make([]timeback.Event, n)
+	for i := range events {
+		events[i] = newEvent(t, from+i)
+	}
+	return events
+}
+
+// testConfig returns a Config for ep with a fake clock, no linger and an
+// outbox in a temporary folder.
+func testConfig(t *testing.T, ep *endpoint, clock *fakeClock) sender.Config {
+	t.Helper()
+	return sender.Config{
+		Environment: ep.URL(),
+		OutboxPath:  filepath.Join(t.TempDir(), "outbox.db"),
+		Clock:       clock,
+		Linger:      -1,
+	}
+}
+
+func newClient(t *testing.T, cfg sender.Config) *sender.Client {
+	t.Helper()
+	c, err := sender.New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		c.Close(ctx)
+	})
+	return c
+}
+
+func flush(t *testing.T, c *sender.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+}
