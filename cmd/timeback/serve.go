@@ -1,11 +1,289 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/timeback/timeback-go/endpoint"
+	"github.com/timeback/timeback-go/sqlite"
 )
 
+const serveUsage = `Usage: timeback serve [flags]
+
+Runs a Caliper 1.2 endpoint with the routes of the Timeback Caliper API and
+stores the events in SQLite. Without --token or --token-file it serves only
+on a loopback address.
+
+Flags:
+`
+
+// serveConfig is the parsed command line of timeback serve.
+type serveConfig struct {
+	addr            string
+	db              string
+	tokens          []string
+	maxBody         int64
+	strict          bool
+	readTimeout     time.Duration
+	headerTimeout   time.Duration
+	writeTimeout    time.Duration
+	idleTimeout     time.Duration
+	shutdownTimeout time.Duration
+	logFormat       string
+	logLevel        slog.Level
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return fmt.Sprint(len(*l), " values") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
+	cfg := &serveConfig{}
+	var tokens stringList
+	var tokenFile, logLevel string
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, serveUsage)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on; port 0 picks a free port")
+	fs.StringVar(&cfg.db, "db", "timeback.db", "SQLite database `file`, created when missing; a sqlite: prefix is allowed")
+	fs.Var(&tokens, "token", "accepted Bearer `token`; repeat for several (prefer --token-file: a command line is visible to other users)")
+	fs.StringVar(&tokenFile, "token-file", "", "`file` with one accepted Bearer token per line; blank lines and lines starting with # are skipped")
+	fs.Int64Var(&cfg.maxBody, "max-body", endpoint.DefaultMaxBodyBytes, "largest accepted envelope in `bytes`")
+	fs.BoolVar(&cfg.strict, "strict", false, "reject envelopes with validator warnings, such as an eventTime without milliseconds")
+	fs.DurationVar(&cfg.readTimeout, "read-timeout", 30*time.Second, "time allowed to read a whole request, headers and body")
+	fs.DurationVar(&cfg.headerTimeout, "read-header-timeout", 10*time.Second, "time allowed to read the request headers")
+	fs.DurationVar(&cfg.writeTimeout, "write-timeout", 30*time.Second, "time allowed from the end of the request headers to the end of the reply")
+	fs.DurationVar(&cfg.idleTimeout, "idle-timeout", 2*time.Minute, "time a keep-alive connection may wait for its next request")
+	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", 30*time.Second, "time allowed for requests in flight after SIGINT or SIGTERM")
+	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format on standard error: text or json")
+	fs.StringVar(&logLevel, "log-level", "info", "lowest level logged: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q: timeback serve takes flags only", fs.Arg(0))
+	}
+
+	cfg.tokens = tokens
+	if tokenFile != "" {
+		fromFile, err := readTokenFile(tokenFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.tokens = append(cfg.tokens, fromFile...)
+	}
+	for i, tok := range cfg.tokens {
+		if strings.TrimSpace(tok) == "" {
+			return nil, fmt.Errorf("invalid --token %d: empty token", i+1)
+		}
+	}
+	if cfg.maxBody <= 0 {
+		return nil, fmt.Errorf("invalid --max-body %d: use a positive number of bytes", cfg.maxBody)
+	}
+	if cfg.logFormat != "text" && cfg.logFormat != "json" {
+		return nil, fmt.Errorf("invalid --log-format %q: use text or json", cfg.logFormat)
+	}
+	if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
+		return nil, fmt.Errorf("invalid --log-level %q: use debug, info, warn or error", logLevel)
+	}
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{{"read-timeout", cfg.readTimeout}, {"read-header-timeout", cfg.headerTimeout},
+		{"write-timeout", cfg.writeTimeout}, {"idle-timeout", cfg.idleTimeout},
+		{"shutdown-timeout", cfg.shutdownTimeout}} {
+		if d.value <= 0 {
+			return nil, fmt.Errorf("invalid --%s %v: use a positive duration such as 30s", d.name, d.value)
+		}
+	}
+
+	path, err := sqlitePath(cfg.db)
+	if err != nil {
+		return nil, err
+	}
+	cfg.db = path
+	if len(cfg.tokens) == 0 && !isLoopback(cfg.addr) {
+		return nil, fmt.Errorf("refusing to serve on %s without authentication: "+
+			"give --token or --token-file, or listen on 127.0.0.1", cfg.addr)
+	}
+	return cfg, nil
+}
+
+// sqlitePath returns the file of a --db value, plain or with a sqlite:
+// prefix.
+func sqlitePath(db string) (string, error) {
+	switch {
+	case strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://"):
+		return "", fmt.Errorf("unsupported --db %q: this build of timeback serve stores events in SQLite only; give a file path", redactURL(db))
+	case strings.HasPrefix(db, "sqlite:"):
+		db = strings.TrimPrefix(db, "sqlite:")
+	}
+	if db == "" {
+		return "", errors.New("missing --db: give the SQLite database file")
+	}
+	return db, nil
+}
+
+// redactURL hides the password of a database URL.
+func redactURL(s string) string {
+	at := strings.LastIndex(s, "@")
+	scheme := strings.Index(s, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return s
+	}
+	userinfo := s[scheme+3 : at]
+	if user, _, ok := strings.Cut(userinfo, ":"); ok {
+		return s[:scheme+3] + user + ":xxxxx" + s[at:]
+	}
+	return s
+}
+
+func readTokenFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read --token-file: %w", err)
+	}
+	defer f.Close()
+	var tokens []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		tokens = append(tokens, line)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read --token-file %s: %w", path, err)
+	}
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("invalid --token-file %s: it contains no token", path)
+	}
+	return tokens, nil
+}
+
+// isLoopback reports whether addr's host is a loopback address or
+// "localhost". An empty host listens on every interface, so it is not.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func newLogger(cfg *serveConfig, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	if cfg.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
 func runServe(ctx context.Context, e env, args []string) int {
-	fmt.Fprintln(e.stderr, "timeback serve: not built yet")
-	return exitFailure
+	cfg, err := parseServeFlags(args, e.stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "timeback serve: %v\n", err)
+		return exitUsage
+	}
+	log := newLogger(cfg, e.stderr)
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("serve failed", "error", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// serve runs the endpoint until ctx ends, then lets requests in flight
+// finish, commits what they queued and closes the database.
+func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
+	store, err := sqlite.Open(ctx, cfg.db, sqlite.Config{})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("close database failed", "db", cfg.db, "error", err)
+			return
+		}
+		log.Info("stopped", "db", cfg.db)
+	}()
+
+	h, err := endpoint.New(endpoint.Config{
+		Store:        store,
+		Tokens:       cfg.tokens,
+		MaxBodyBytes: cfg.maxBody,
+		Strict:       cfg.strict,
+		Logger:       log,
+	})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadTimeout:       cfg.readTimeout,
+		ReadHeaderTimeout: cfg.headerTimeout,
+		WriteTimeout:      cfg.writeTimeout,
+		IdleTimeout:       cfg.idleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	// testbin and scripts read the address from this record, so its
+	// message and the addr key stay as they are.
+	auth := "bearer"
+	if len(cfg.tokens) == 0 {
+		auth = "none"
+		log.Warn("no tokens configured: serving on loopback only without authentication", "addr", ln.Addr().String())
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "db", cfg.db, "auth", auth,
+		"tokens", len(cfg.tokens), "max_body_bytes", cfg.maxBody, "version", endpoint.Version)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("stopping: finishing requests in flight", "timeout", cfg.shutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	h.Close()
+	if err != nil {
+		srv.Close()
+		log.Warn("requests still in flight at the shutdown timeout were cut off", "error", err)
+	}
+	return nil
 }
