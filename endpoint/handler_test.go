@@ -94,7 +94,9 @@ const timeSpentEvent = `{
 
 func completed(id string, xp int) string { return fmt.Sprintf(completedEvent, id, xp) }
 
-func timeSpent(id string, student int) string { return fmt.Sprintf(timeSpentEvent, id, student, student) }
+func timeSpent(id string, student int) string {
+	return fmt.Sprintf(timeSpentEvent, id, student, student)
+}
 
 func envelopeOf(sensor, dataVersion string, events ...string) string {
 	return fmt.Sprintf(`{"sensor": %q, "sendTime": "2026-01-27T10:03:01.000Z", "dataVersion": %q, "data": [%s]}`,
