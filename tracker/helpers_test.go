@@ -28,6 +28,13 @@ var (
 
 func float(v float64) *float64 { return &v }
 
+// tb is the part of testing.TB that rapid.T has too.
+type tb interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
 // recordSink keeps every event it takes, and fails while fail is set.
 type recordSink struct {
 	mu     sync.Mutex
@@ -66,7 +73,7 @@ func (s *recordSink) all() []timeback.Event {
 
 // windows returns the windows of the TimeSpentEvents taken, read back from
 // their items.
-func (s *recordSink) windows(t *testing.T) []tracker.Window {
+func (s *recordSink) windows(t tb) []tracker.Window {
 	t.Helper()
 	var out []tracker.Window
 	for _, e := range s.all() {
@@ -89,7 +96,7 @@ func (s *recordSink) completions() []*timeback.ActivityCompleted {
 	return out
 }
 
-func windowOf(t *testing.T, ts *timeback.TimeSpent) tracker.Window {
+func windowOf(t tb, ts *timeback.TimeSpent) tracker.Window {
 	t.Helper()
 	if len(ts.Items) != 2 {
 		t.Fatalf("TimeSpentEvent %s has %d items, want active and inactive", ts.ID, len(ts.Items))
@@ -184,7 +191,7 @@ func sumWindows(ws []tracker.Window) (active, inactive time.Duration) {
 
 // checkWindows fails unless every window is sound on its own and no two
 // overlap.
-func checkWindows(t *testing.T, ws []tracker.Window) {
+func checkWindows(t tb, ws []tracker.Window) {
 	t.Helper()
 	for i, w := range ws {
 		if !w.End.After(w.Start) {

@@ -256,12 +256,11 @@ func (r *Run) Complete(ctx context.Context, m Metrics) error {
 func (r *Run) Flush(ctx context.Context) error {
 	r.mu.Lock()
 	if !r.ended && r.meter != nil {
-		at, err := r.read()
-		if err != nil {
-			r.mu.Unlock()
-			return err
+		at, err := r.read() // suspends a run hidden past the timeout
+		if err == nil && r.meter != nil {
+			err = r.cut(at)
 		}
-		if err := r.cut(at); err != nil {
+		if err != nil {
 			r.mu.Unlock()
 			return err
 		}
@@ -501,14 +500,16 @@ func (r *Run) onHeartbeat(n uint64) {
 		return
 	}
 	var sent []Window
-	at, err := r.read()
-	if err == nil {
+	at, err := r.read() // suspends a run hidden past the timeout
+	if err == nil && r.meter != nil {
 		err = r.cut(at)
 	}
 	if err == nil {
 		sent, err = r.sendTimed()
 	}
-	r.scheduleHeartbeat()
+	if r.meter != nil {
+		r.scheduleHeartbeat()
+	}
 	r.mu.Unlock()
 
 	r.afterSend(sent)
