@@ -72,7 +72,9 @@ func (t *tokenCache) token(ctx context.Context) (string, error) {
 		// cache consistent with the Client's other timers.
 		t.expiry = now.Add(time.Duration(tok.ExpiresIn) * time.Second)
 	case !tok.Expiry.IsZero():
-		t.expiry = tok.Expiry
+		// The oauth2 package sets Expiry from the system clock; carry the
+		// lifetime over to the injected one.
+		t.expiry = now.Add(time.Until(tok.Expiry))
 	default:
 		t.expiry = time.Time{}
 	}
@@ -87,10 +89,10 @@ func (t *tokenCache) fetchError(err error) error {
 		if detail == "" {
 			detail = truncate(string(re.Body), 200)
 		}
-		return fmt.Errorf("sender: token endpoint %s replied %s (%s): check Config.ClientID,"+
+		return fmt.Errorf("sender: OAuth2 token endpoint %s replied %s (%s): check Config.ClientID,"+
 			" Config.ClientSecret and Config.TokenURL", t.conf.TokenURL, re.Response.Status, detail)
 	}
-	return fmt.Errorf("sender: fetch OAuth2 token from %s: %w", t.conf.TokenURL, err)
+	return fmt.Errorf("sender: OAuth2 token endpoint %s failed: %w; check Config.TokenURL", t.conf.TokenURL, err)
 }
 
 // invalidate drops the cached token, so that the next call fetches another.

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -275,4 +277,40 @@ func flush(t *testing.T, c *sender.Client) {
 	if err := c.Flush(ctx); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
+}
+
+// logRecorder keeps the text of every log record.
+type logRecorder struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *logRecorder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logRecorder) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func (l *logRecorder) all() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *logRecorder) lines() []string {
+	return strings.Split(strings.TrimSpace(l.all()), "\n")
+}
+
+// find returns the first record that contains msg, or "".
+func (l *logRecorder) find(msg string) string {
+	for _, line := range l.lines() {
+		if strings.Contains(line, msg) {
+			return line
+		}
+	}
+	return ""
 }
