@@ -1,0 +1,452 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/timeback/timeback-go/internal/fixtures"
+	"github.com/timeback/timeback-go/internal/testbin"
+)
+
+func TestParseServeFlags(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "tokens")
+	os.WriteFile(tokenFile, []byte("# comment\n\n  file-token  \nsecond\n"), 0o600)
+	emptyFile := filepath.Join(t.TempDir(), "empty")
+	os.WriteFile(emptyFile, []byte("# only a comment\n"), 0o600)
+
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		check   func(*serveConfig) string
+	}{
+		{name: "defaults", args: nil, check: func(c *serveConfig) string {
+			if c.addr != "127.0.0.1:8080" || c.db != "timeback.db" || c.maxBody != 1<<20 {
+				return fmt.Sprintf("addr, db, maxBody = %q, %q, %d", c.addr, c.db, c.maxBody)
+			}
+			return ""
+		}},
+		{name: "sqlite prefix", args: []string{"--db", "sqlite:/tmp/x.db"}, check: func(c *serveConfig) string {
+			if c.db != "/tmp/x.db" {
+				return "db = " + c.db
+			}
+			return ""
+		}},
+		{name: "repeated tokens and file", args: []string{"--token", "a", "--token", "b", "--token-file", tokenFile,
+			"--addr", "0.0.0.0:9000"}, check: func(c *serveConfig) string {
+			if fmt.Sprint(c.tokens) != "[a b file-token second]" {
+				return fmt.Sprint("tokens = ", c.tokens)
+			}
+			return ""
+		}},
+		{name: "no tokens off loopback", args: []string{"--addr", "0.0.0.0:8080"}, wantErr: "without authentication"},
+		{name: "no tokens on all interfaces", args: []string{"--addr", ":8080"}, wantErr: "without authentication"},
+		{name: "localhost", args: []string{"--addr", "localhost:0"}},
+		{name: "ipv6 loopback", args: []string{"--addr", "[::1]:0"}},
+		{name: "empty token", args: []string{"--token", " "}, wantErr: "empty token"},
+		{name: "missing token file", args: []string{"--token-file", "/nonexistent/tokens"}, wantErr: "token-file"},
+		{name: "token file without token", args: []string{"--token-file", emptyFile}, wantErr: "contains no token"},
+		{name: "zero max body", args: []string{"--max-body", "0"}, wantErr: "--max-body 0"},
+		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: "--log-format"},
+		{name: "bad log level", args: []string{"--log-level", "loud"}, wantErr: "--log-level"},
+		{name: "zero timeout", args: []string{"--read-timeout", "0s"}, wantErr: "--read-timeout"},
+		{name: "postgres url", args: []string{"--db", "postgres://u:secret@127.0.0.1/x"}, wantErr: "SQLite only"},
+		{name: "argument", args: []string{"extra"}, wantErr: "unexpected argument"},
+	}
+	for _, tt := range tests {
+		cfg, err := parseServeFlags(tt.args, io.Discard)
+		switch {
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("%s: err = %v, want one containing %q", tt.name, err, tt.wantErr)
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.wantErr == "" && tt.check != nil:
+			if msg := tt.check(cfg); msg != "" {
+				t.Errorf("%s: %s", tt.name, msg)
+			}
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("%s: error shows the password: %v", tt.name, err)
+		}
+	}
+}
+
+func TestRunServeUsageErrors(t *testing.T) {
+	var stderr bytes.Buffer
+	code := run(t.Context(), env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &stderr},
+		[]string{"serve", "--addr", "0.0.0.0:1"})
+	if code != exitUsage {
+		t.Errorf("exit status = %d, want %d", code, exitUsage)
+	}
+	if !strings.Contains(stderr.String(), "--token") {
+		t.Errorf("stderr does not name --token: %s", stderr.String())
+	}
+}
+
+const serveCompletedEvent = `{
+	"@context": "http://purl.imsglobal.org/ctx/caliper/v1p2",
+	"id": "%s",
+	"type": "ActivityEvent",
+	"action": "Completed",
+	"profile": "TimebackProfile",
+	"eventTime": "2026-01-27T10:03:00.000Z",
+	"actor": {
+		"id": "https://api.example.com/ims/oneroster/rostering/v1p2/users/student-123",
+		"type": "TimebackUser",
+		"email": "student-123@example.com"
+	},
+	"object": {
+		"id": "https://myapp.example.com/activities/Math/g3/lesson-1",
+		"type": "TimebackActivityContext",
+		"subject": "Math",
+		"app": { "name": "My App" }
+	},
+	"generated": {
+		"id": "https://api.example.com/ims/metrics/collections/activity/abc-123",
+		"type": "TimebackActivityMetricsCollection",
+		"items": [
+			{ "type": "xpEarned", "value": 80 },
+			{ "type": "totalQuestions", "value": 10 },
+			{ "type": "correctQuestions", "value": 8 },
+			{ "type": "masteredUnits", "value": 1 }
+		],
+		"extensions": {
+			"pctCompleteApp": 67
+		}
+	},
+	"extensions": {
+		"runId": "f47ac10b-58cc-4372-a567-0e02b2c3d479",
+		"courseId": "MATH-3"
+	}
+}`
+
+const serveTimeSpentEvent = `{
+	"@context": "http://purl.imsglobal.org/ctx/caliper/v1p2",
+	"id": "%s",
+	"type": "TimeSpentEvent",
+	"action": "SpentTime",
+	"profile": "TimebackProfile",
+	"eventTime": "2026-01-27T10:00:15.000Z",
+	"actor": {
+		"id": "https://api.example.com/ims/oneroster/rostering/v1p2/users/student-123",
+		"type": "TimebackUser",
+		"email": "student-123@example.com"
+	},
+	"object": {
+		"id": "https://myapp.example.com/activities/Math/g3/lesson-1",
+		"type": "TimebackActivityContext",
+		"subject": "Math",
+		"app": { "name": "My App" }
+	},
+	"generated": {
+		"id": "https://api.example.com/ims/metrics/collections/time-spent/def-456",
+		"type": "TimebackTimeSpentMetricsCollection",
+		"items": [
+			{
+				"type": "active",
+				"value": 15,
+				"startDate": "2026-01-27T10:00:00.000Z",
+				"endDate": "2026-01-27T10:00:15.000Z"
+			},
+			{
+				"type": "inactive",
+				"value": 0
+			}
+		]
+	},
+	"extensions": {
+		"runId": "f47ac10b-58cc-4372-a567-0e02b2c3d479",
+		"courseId": "MATH-3"
+	}
+}`
+
+// The ids of the product page's two examples.
+const (
+	serveCompletedID = "urn:uuid:c51570e4-f8ed-4c18-bb3a-dfe51b2cc594"
+	serveTimeSpentID = "urn:uuid:a1b2c3d4-e5f6-7890-abcd-ef1234567890"
+)
+
+func serveEnvelope(events ...string) string {
+	return `{"sensor": "https://myapp.example.com/sensor", "sendTime": "2026-01-27T10:03:01.000Z",
+	"dataVersion": "http://purl.imsglobal.org/ctx/caliper/v1p2", "data": [` + strings.Join(events, ",") + `]}`
+}
+
+func serveID(worker, n int) string {
+	return fmt.Sprintf("urn:uuid:00000000-0000-4000-8%03d-%012d", worker, n)
+}
+
+type serveReply struct {
+	status int
+	body   []byte
+}
+
+func servePost(t *testing.T, client *http.Client, base, path, body string, header ...string) (serveReply, error) {
+	t.Helper()
+	req, err := http.NewRequest("POST", base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return serveReply{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return serveReply{status: resp.StatusCode, body: b}, err
+}
+
+func serveGet(t *testing.T, base, path string, header ...string) serveReply {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+path, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return serveReply{status: resp.StatusCode, body: b}
+}
+
+func TestServeProductExamples(t *testing.T) {
+	base := testbin.StartServer(t, "--token", "e2e-token")
+	auth := []string{"Authorization", "Bearer e2e-token"}
+	completed := fmt.Sprintf(serveCompletedEvent, serveCompletedID)
+	spent := fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID)
+
+	r, err := servePost(t, http.DefaultClient, base, "/caliper/event", serveEnvelope(completed, spent), auth...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.status != http.StatusOK {
+		t.Fatalf("POST: status %d, body %s", r.status, r.body)
+	}
+	var accepted struct {
+		JobID          string `json:"jobId"`
+		EventsAccepted int    `json:"eventsAccepted"`
+		Duplicates     int    `json:"duplicates"`
+	}
+	json.Unmarshal(r.body, &accepted)
+	if accepted.JobID == "" || accepted.EventsAccepted != 2 || accepted.Duplicates != 0 {
+		t.Errorf("reply = %s, want a jobId, eventsAccepted 2, duplicates 0", r.body)
+	}
+
+	for id, want := range map[string]string{serveCompletedID: completed, serveTimeSpentID: spent} {
+		got := serveGet(t, base, "/caliper/events/"+id, auth...)
+		if got.status != http.StatusOK || string(got.body) != want {
+			t.Errorf("GET %s: status %d, body %s; want the bytes as sent", id, got.status, got.body)
+		}
+	}
+	job := serveGet(t, base, "/jobs/"+accepted.JobID+"/status", auth...)
+	if job.status != http.StatusOK || !strings.Contains(string(job.body), `"state":"completed"`) ||
+		!strings.Contains(string(job.body), serveTimeSpentID) {
+		t.Errorf("job status: %d %s", job.status, job.body)
+	}
+	if r := serveGet(t, base, "/caliper/events"); r.status != http.StatusUnauthorized {
+		t.Errorf("list without token: status %d, want 401", r.status)
+	}
+}
+
+func TestServeEnvelopeFixtures(t *testing.T) {
+	dir := filepath.Join(fixtures.Dir(t), "v1p2")
+	files, err := filepath.Glob(filepath.Join(dir, "caliperEnvelope*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no envelope fixtures in %s: %v", dir, err)
+	}
+	// Every fixture gets a server of its own, because the fixtures reuse
+	// event ids with different content, which one store rejects as a
+	// conflict.
+	for _, f := range files {
+		base := testbin.StartServer(t)
+		body, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := servePost(t, http.DefaultClient, base, "/caliper/event", string(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.status != http.StatusOK {
+			t.Errorf("%s: status %d, body %s", filepath.Base(f), r.status, r.body)
+		}
+	}
+}
+
+func TestServeRejectsInvalidFixtures(t *testing.T) {
+	dir := filepath.Join(fixtures.Dir(t), "v1p2", "invalid")
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Skipf("no invalid fixtures in %s: %v", dir, err)
+	}
+	base := testbin.StartServer(t)
+	for _, f := range files {
+		item, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := servePost(t, http.DefaultClient, base, "/caliper/event", serveEnvelope(string(item)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.status != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400; body %s", filepath.Base(f), r.status, r.body)
+		}
+	}
+	list := serveGet(t, base, "/caliper/events")
+	if !strings.Contains(string(list.body), `"events":[]`) {
+		t.Errorf("invalid fixtures stored events: %s", list.body)
+	}
+}
+
+func TestServeConcurrentPostsOfOneEnvelope(t *testing.T) {
+	base := testbin.StartServer(t)
+	env := serveEnvelope(fmt.Sprintf(serveCompletedEvent, serveCompletedID),
+		fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID))
+	const n = 50
+	replies := make([]serveReply, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { replies[i], errs[i] = servePost(t, http.DefaultClient, base, "/caliper/event", env) })
+	}
+	wg.Wait()
+
+	duplicates := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("post %d: %v", i, errs[i])
+		}
+		if replies[i].status != http.StatusOK {
+			t.Errorf("post %d: status %d, body %s", i, replies[i].status, replies[i].body)
+			continue
+		}
+		var r struct{ Duplicates int }
+		json.Unmarshal(replies[i].body, &r)
+		duplicates += r.Duplicates
+	}
+	if duplicates != 2*(n-1) {
+		t.Errorf("duplicates = %d, want %d: exactly one post stores the two events", duplicates, 2*(n-1))
+	}
+	var list struct{ Events []json.RawMessage }
+	json.Unmarshal(serveGet(t, base, "/caliper/events").body, &list)
+	if len(list.Events) != 2 {
+		t.Errorf("stored %d events, want 2", len(list.Events))
+	}
+}
+
+// postStream posts envelopes of three new events from several workers until
+// stop is closed, and returns the ids of every envelope that got a 200.
+func postStream(t *testing.T, base string, workers int, stop <-chan struct{}, accepted *atomic.Int64) []string {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second}
+	var mu sync.Mutex
+	var stored []string
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ids := []string{serveID(w, 3*n), serveID(w, 3*n+1), serveID(w, 3*n+2)}
+				env := serveEnvelope(fmt.Sprintf(serveTimeSpentEvent, ids[0]),
+					fmt.Sprintf(serveTimeSpentEvent, ids[1]), fmt.Sprintf(serveCompletedEvent, ids[2]))
+				r, err := servePost(t, client, base, "/caliper/event", env)
+				if err != nil {
+					return // the server is gone
+				}
+				if r.status == http.StatusOK {
+					mu.Lock()
+					stored = append(stored, ids...)
+					mu.Unlock()
+					accepted.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return stored
+}
+
+func TestServeKeepsAcceptedEventsAfterSIGKILL(t *testing.T) {
+	s := testbin.Start(t)
+	var accepted atomic.Int64
+	stop := make(chan struct{})
+	result := make(chan []string)
+	go func() { result <- postStream(t, s.URL, 4, stop, &accepted) }()
+
+	// Kill the server in the middle of the stream, once it has accepted
+	// enough envelopes that commits are certainly in flight.
+	deadline := time.Now().Add(20 * time.Second)
+	for accepted.Load() < 60 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.Kill(t)
+	close(stop)
+	ids := <-result
+	if len(ids) == 0 {
+		t.Fatal("no envelope was accepted before the kill")
+	}
+
+	restarted := testbin.Start(t, "--db", s.DB)
+	missing := 0
+	for _, id := range ids {
+		if r := serveGet(t, restarted.URL, "/caliper/events/"+id); r.status != http.StatusOK {
+			missing++
+			if missing <= 5 {
+				t.Errorf("event %s got a 200 before the kill but is not stored: status %d", id, r.status)
+			}
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d accepted events missing after restart", missing, len(ids))
+	}
+}
+
+func TestServeGracefulShutdown(t *testing.T) {
+	s := testbin.Start(t)
+	var accepted atomic.Int64
+	stop := make(chan struct{})
+	result := make(chan []string)
+	go func() { result <- postStream(t, s.URL, 4, stop, &accepted) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for accepted.Load() < 20 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	if err := s.Stop(t); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+	close(stop)
+	ids := <-result
+	for _, want := range []string{`msg="stopping`, "msg=stopped"} {
+		if !strings.Contains(s.Log(), want) {
+			t.Errorf("log lacks %q:\n%s", want, s.Log())
+		}
+	}
+
+	restarted := testbin.Start(t, "--db", s.DB)
+	for _, id := range ids {
+		if r := serveGet(t, restarted.URL, "/caliper/events/"+id); r.status != http.StatusOK {
+			t.Errorf("event %s got a 200 before shutdown but is not stored: status %d", id, r.status)
+		}
+	}
+}
