@@ -58,6 +58,9 @@ func (v *validator) document() Report {
 		v.duplicateEventIDs(r.Items)
 		return r
 	}
+	if len(v.problems) > 0 {
+		return Report{} // the decoder already named what is wrong with the scalar
+	}
 	k := v.doc.kind(root)
 	v.errorf(root, "document is %s (%s); expected a Caliper event, entity, envelope or array",
 		k, clip(string(v.doc.raw(root))))
@@ -65,8 +68,11 @@ func (v *validator) document() Report {
 }
 
 func (v *validator) isEnvelope(obj int32) bool {
-	return v.doc.get(obj, "data") >= 0 &&
-		(v.doc.get(obj, "sensor") >= 0 || v.doc.get(obj, "dataVersion") >= 0 || v.doc.get(obj, "sendTime") >= 0)
+	if v.doc.get(obj, "data") < 0 {
+		return false
+	}
+	return v.doc.get(obj, "type") < 0 ||
+		v.doc.get(obj, "sensor") >= 0 || v.doc.get(obj, "dataVersion") >= 0 || v.doc.get(obj, "sendTime") >= 0
 }
 
 // topItem validates a top-level event or entity: the root, an envelope data
@@ -158,7 +164,7 @@ func (v *validator) event(obj int32, c *class) {
 	}
 	if timeback {
 		if v.doc.get(obj, "profile") < 0 {
-			v.errorAt(v.memberPointer(obj, "profile"), "profile is missing; a %s must declare %q",
+			v.errorAt(v.memberPointer(obj, "profile"), "profile is missing; %s must declare %q",
 				c.name, "TimebackProfile")
 		}
 		v.timebackEvent(obj, c)

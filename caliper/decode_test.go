@@ -1,0 +1,149 @@
+package caliper_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/timeback/timeback-go/caliper"
+	"github.com/timeback/timeback-go/internal/fixtures"
+)
+
+func TestBadInput(t *testing.T) {
+	deep := bytes.Repeat([]byte("["), 10<<20)
+	for _, tt := range []struct {
+		name    string
+		input   []byte
+		pointer string
+		message string
+	}{
+		{"empty", nil, "", "empty document: expected a JSON value"},
+		{"white space", []byte(" \n\t"), "", "empty document"},
+		{"not JSON", []byte("hello"), "", "invalid JSON at line 1, column 1: unexpected character 'h', expected a value"},
+		{"top-level string", []byte(`"event"`), "", `document is a string ("event"); expected a Caliper event`},
+		{"top-level number", []byte(`42`), "", "document is a number (42)"},
+		{"top-level null", []byte(`null`), "", "document is null"},
+		{"nested arrays", deep, "", "nesting exceeds the maximum depth of 512"},
+		{"byte order mark", []byte("\xEF\xBB\xBF{}"), "", "byte order mark"},
+		{"invalid UTF-8", []byte("{\"a\":\"\xff\"}"), "", "line 1, column 7: invalid UTF-8 byte 0xff in string"},
+		{"huge number", []byte(`1e400`), "", "number 1e400 is outside the range of a 64-bit floating-point number"},
+		{"negative zero", []byte(`-0`), "", "number -0 is negative zero; write 0"},
+		{"NaN", []byte(`{"value": NaN}`), "", "line 1, column 11: NaN is not a JSON value"},
+		{"Infinity", []byte(`[-Infinity]`), "", "-Infinity is not a JSON value"},
+		{"trailing comma", []byte("{\n  \"a\": 1,\n}"), "", "line 3, column 1: trailing comma before '}'"},
+		{"second value", []byte(`{} {}`), "", "unexpected character '{' after the top-level value"},
+		{"lone surrogate", []byte(`"\udc00"`), "", `unpaired UTF-16 surrogate \udc00`},
+		{"control character", []byte("\"a\tb\""), "", "control character 0x09 in string"},
+		{"leading zero", []byte(`[01]`), "", "number has a leading zero"},
+		{"single quotes", []byte(`{'a': 1}`), "", "expected a member name in double quotes"},
+		{"unterminated", []byte(`{"a": "b`), "", "string is not terminated"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := caliper.Validate(tt.input, caliper.Options{})
+			if len(r.Problems) != 1 {
+				t.Fatalf("got %d problems %v, want one", len(r.Problems), r.Problems)
+			}
+			got := r.Problems[0]
+			if got.Pointer != tt.pointer || !strings.Contains(got.Message, tt.message) {
+				t.Errorf("got %q at %q, want %q at %q", got.Message, got.Pointer, tt.message, tt.pointer)
+			}
+		})
+	}
+}
+
+func TestDuplicateKeyPointer(t *testing.T) {
+	data := mutate(t, "time_spent.json", func(e map[string]any) {})
+	// Repeat the actor's email inside the actor object.
+	data = bytes.Replace(data, []byte(`"email":`), []byte(`"email":"a@example.com","email":`), 1)
+	assertOne(t, data, caliper.Options{}, "/actor/email", `duplicate key "email"`)
+}
+
+func TestDuplicateKeyEscaped(t *testing.T) {
+	r := caliper.Validate([]byte(`{"type":"Person","id":"https://e.org/1","\u0069d":"https://e.org/2",`+
+		`"@context":"`+caliper.ContextV1p2+`"}`), caliper.Options{})
+	if len(r.Problems) != 1 || r.Problems[0].Pointer != "/id" {
+		t.Fatalf("got %v, want one duplicate key problem at /id", r.Problems)
+	}
+}
+
+func TestNumbersKeptExactly(t *testing.T) {
+	in := []byte(`{"b":1.50,"a":[12345678901234567890,1E+2,-0.25e-3]}`)
+	got, err := caliper.Canonical(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"a":[12345678901234567890,1E+2,-0.25e-3],"b":1.50}`; string(got) != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+func TestCanonicalEquivalent(t *testing.T) {
+	a := []byte(`{ "x": "caf\u00e9\/", "y" : [true, null, {"b":1,"a":2}] }`)
+	b := []byte(`{"y":[true,null,{"a":2,"b":1}],"x":"café/"}`)
+	ca, err := caliper.Canonical(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := caliper.Canonical(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ca, cb) {
+		t.Errorf("got %s and %s, want equal canonical forms", ca, cb)
+	}
+	if want := `{"x":"café/","y":[true,null,{"a":2,"b":1}]}`; string(ca) != want {
+		t.Errorf("got %s, want %s", ca, want)
+	}
+}
+
+func TestCanonicalRejectsDuplicates(t *testing.T) {
+	if _, err := caliper.Canonical([]byte(`{"a":1,"a":1}`)); err == nil {
+		t.Error("got no error for a duplicate key, want one")
+	}
+}
+
+func FuzzValidate(f *testing.F) {
+	for _, s := range []string{``, `{}`, `[]`, `"x"`, `{"a":1e400}`, `[[[[`, "\xEF\xBB\xBF{}"} {
+		f.Add([]byte(s))
+	}
+	for _, file := range []string{"../testdata/activity_completed.json", "../testdata/time_spent.json"} {
+		if data, err := os.ReadFile(file); err == nil {
+			f.Add(data)
+		}
+	}
+	if dir, err := fixtures.Path(); err == nil {
+		files, _ := filepath.Glob(filepath.Join(dir, "v1p2", "*.json"))
+		invalid, _ := filepath.Glob(filepath.Join(dir, "v1p2", "invalid", "*.json"))
+		for _, file := range append(files, invalid...) {
+			if data, err := os.ReadFile(file); err == nil {
+				f.Add(data)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := caliper.Validate(data, caliper.Options{})
+		for _, p := range r.Problems {
+			if p.Message == "" {
+				t.Fatalf("problem without a message at %q", p.Pointer)
+			}
+			if p.Pointer != "" && p.Pointer[0] != '/' {
+				t.Fatalf("pointer %q does not start with /", p.Pointer)
+			}
+		}
+		for _, it := range r.Items {
+			if !bytes.Contains(data, it.Raw) {
+				t.Fatalf("item %s raw bytes are not part of the input", it.Pointer)
+			}
+		}
+		c, err := caliper.Canonical(data)
+		if err != nil {
+			return
+		}
+		again, err := caliper.Canonical(c)
+		if err != nil || !bytes.Equal(again, c) {
+			t.Fatalf("canonical form is not stable: %s then %s (%v)", c, again, err)
+		}
+	})
+}
