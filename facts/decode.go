@@ -13,6 +13,14 @@ import (
 // events. Such events are stored but yield no facts.
 var ErrNotTimeback = errors.New("facts: not a TimebackProfile event")
 
+// ErrInvalidEvent reports a TimebackProfile event whose facts cannot be
+// derived, such as one with an eventTime that does not parse.
+var ErrInvalidEvent = errors.New("facts: invalid event")
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidEvent, fmt.Sprintf(format, args...))
+}
+
 // Kind tells which TimebackProfile event an Event came from.
 type Kind uint8
 
@@ -77,13 +85,13 @@ type wireEvent struct {
 
 // Decode reads the fields that facts need from one Caliper event as sent.
 // The event is expected to have passed validation already; Decode checks
-// only what the facts depend on and returns an error naming the field and
-// the value otherwise. Events of another profile or type return an error
-// wrapping ErrNotTimeback.
+// only what the facts depend on, and otherwise returns an error wrapping
+// ErrInvalidEvent that names the field and the value. Events of another
+// profile or type return an error wrapping ErrNotTimeback.
 func Decode(raw []byte) (*Event, error) {
 	var w wireEvent
 	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, fmt.Errorf("facts: decode event: %w", err)
+		return nil, invalidf("event is not a JSON object: %v", err)
 	}
 	if w.Profile != "TimebackProfile" {
 		return nil, fmt.Errorf("%w: event %s has profile %q", ErrNotTimeback, w.ID, w.Profile)
@@ -107,17 +115,17 @@ func Decode(raw []byte) (*Event, error) {
 		return nil, fmt.Errorf("%w: event %s is %s/%s", ErrNotTimeback, w.ID, w.Type, w.Action)
 	}
 	if e.StudentID == "" {
-		return nil, fmt.Errorf("facts: event %s: actor.id is missing", w.ID)
+		return nil, invalidf("event %s: actor.id is missing", w.ID)
 	}
 	t, err := parseTime(w.EventTime)
 	if err != nil {
-		return nil, fmt.Errorf("facts: event %s: eventTime %q: %w", w.ID, w.EventTime, err)
+		return nil, invalidf("event %s: eventTime %q: %v", w.ID, w.EventTime, err)
 	}
 	e.Time = t
 
 	for i, it := range w.Generated.Items {
 		if it.Value == nil {
-			return nil, fmt.Errorf("facts: event %s: generated.items[%d].value is missing", w.ID, i)
+			return nil, invalidf("event %s: generated.items[%d].value is missing", w.ID, i)
 		}
 		v := *it.Value
 		if e.Kind == KindCompleted {
@@ -126,18 +134,18 @@ func Decode(raw []byte) (*Event, error) {
 		}
 		item := timeback.TimeItem{Type: timeback.TimeCategory(it.Type), Seconds: v, SubType: it.SubType}
 		if !knownCategory(item.Type) {
-			return nil, fmt.Errorf("facts: event %s: generated.items[%d].type %q is not a time category",
+			return nil, invalidf("event %s: generated.items[%d].type %q is not a time category",
 				w.ID, i, it.Type)
 		}
 		if it.StartDate != "" {
 			if item.Start, err = parseTime(it.StartDate); err != nil {
-				return nil, fmt.Errorf("facts: event %s: generated.items[%d].startDate %q: %w",
+				return nil, invalidf("event %s: generated.items[%d].startDate %q: %v",
 					w.ID, i, it.StartDate, err)
 			}
 		}
 		if it.EndDate != "" {
 			if item.End, err = parseTime(it.EndDate); err != nil {
-				return nil, fmt.Errorf("facts: event %s: generated.items[%d].endDate %q: %w",
+				return nil, invalidf("event %s: generated.items[%d].endDate %q: %v",
 					w.ID, i, it.EndDate, err)
 			}
 		}

@@ -518,13 +518,14 @@ type memLedger struct {
 	complete []facts.Completion
 }
 
-func (l *memLedger) LockRuns(ctx context.Context, runs []facts.RunKey) (map[facts.RunKey]*facts.RunState, error) {
-	l.locked = append(l.locked, runs...)
+func (l *memLedger) LockRuns(ctx context.Context, runs []facts.RunSpan) (map[facts.RunKey]*facts.RunState, error) {
 	out := map[facts.RunKey]*facts.RunState{}
-	for _, k := range runs {
+	for _, span := range runs {
+		k := span.RunKey
+		l.locked = append(l.locked, k)
 		s := &facts.RunState{}
 		for _, w := range l.windows {
-			if w.Key() == k {
+			if w.Key() == k && !w.Start.After(span.End) && !w.End.Before(span.Start) {
 				s.Windows = append(s.Windows, w)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/timeback/timeback-go"
 )
@@ -14,13 +15,25 @@ import (
 // to add the facts of newly stored events.
 type Ledger interface {
 	// LockRuns locks the runs for the rest of the transaction, creating
-	// their rows when new, and returns what is counted for them already.
-	// Keep passes the runs sorted, so that concurrent transactions lock in
-	// one order and cannot deadlock on each other.
-	LockRuns(ctx context.Context, runs []RunKey) (map[RunKey]*RunState, error)
+	// their rows when new, and returns what is counted for them already:
+	// whether each is completed, and its counted windows that overlap or
+	// touch the span given, which covers the new windows. Keep passes the
+	// runs sorted, so that concurrent transactions lock in one order and
+	// cannot deadlock on each other.
+	LockRuns(ctx context.Context, runs []RunSpan) (map[RunKey]*RunState, error)
 	// Insert adds counted windows and completions.
 	Insert(ctx context.Context, windows []Window, completions []Completion) error
 }
+
+// RunSpan is a run and the span of the new windows that Keep adds to it.
+// Start and End are zero when only a completion is new.
+type RunSpan struct {
+	RunKey
+	Start, End time.Time
+}
+
+// HasWindows reports whether the span covers any new window.
+func (s RunSpan) HasWindows() bool { return !s.Start.IsZero() }
 
 // RunState is what is already counted for one run.
 type RunState struct {
@@ -34,7 +47,8 @@ type RunState struct {
 // the time that windows counted earlier already cover, and inserts the rest
 // through l, inside the store's transaction. Events that are not
 // TimebackProfile events are skipped. An event that is one but cannot be
-// decoded is an error, which should reject its batch.
+// decoded is an error wrapping ErrInvalidEvent, which should reject its
+// batch; other errors are the ledger's.
 func Keep(ctx context.Context, l Ledger, events []*timeback.StoredEvent) error {
 	derived, runs, err := deriveAll(events)
 	if err != nil || len(runs) == 0 {
@@ -51,10 +65,10 @@ func Keep(ctx context.Context, l Ledger, events []*timeback.StoredEvent) error {
 	return nil
 }
 
-func deriveAll(events []*timeback.StoredEvent) ([]Derived, []RunKey, error) {
+func deriveAll(events []*timeback.StoredEvent) ([]Derived, []RunSpan, error) {
 	var derived []Derived
-	seen := map[RunKey]bool{}
-	var runs []RunKey
+	index := map[RunKey]int{}
+	var runs []RunSpan
 	for _, se := range events {
 		e, err := Decode(se.JSON)
 		if errors.Is(err, ErrNotTimeback) {
@@ -69,12 +83,23 @@ func deriveAll(events []*timeback.StoredEvent) ([]Derived, []RunKey, error) {
 		}
 		derived = append(derived, d)
 		k := RunKey{e.StudentID, e.RunID}
-		if !seen[k] {
-			seen[k] = true
-			runs = append(runs, k)
+		i, ok := index[k]
+		if !ok {
+			i = len(runs)
+			index[k] = i
+			runs = append(runs, RunSpan{RunKey: k})
+		}
+		for _, w := range d.Windows {
+			span := &runs[i]
+			if span.Start.IsZero() || w.Start.Before(span.Start) {
+				span.Start = w.Start
+			}
+			if w.End.After(span.End) {
+				span.End = w.End
+			}
 		}
 	}
-	slices.SortFunc(runs, compareRunKeys)
+	slices.SortFunc(runs, func(a, b RunSpan) int { return compareRunKeys(a.RunKey, b.RunKey) })
 	return derived, runs, nil
 }
 

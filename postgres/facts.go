@@ -1,0 +1,259 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/timeback/timeback-go"
+	"github.com/timeback/timeback-go/facts"
+)
+
+// ledger is a facts.Ledger over one PostgreSQL transaction. LockRuns locks
+// the runs' rows with an upsert, so concurrent transactions that touch the
+// same run take turns even without the store's append lock.
+type ledger struct{ tx pgx.Tx }
+
+func (l ledger) LockRuns(ctx context.Context, runs []facts.RunSpan) (map[facts.RunKey]*facts.RunState, error) {
+	var students, runIDs []string
+	var wStudents, wRuns []string
+	var wStarts, wEnds []time.Time
+	for _, r := range runs {
+		students = append(students, r.StudentID)
+		runIDs = append(runIDs, r.RunID)
+		if r.HasWindows() {
+			wStudents = append(wStudents, r.StudentID)
+			wRuns = append(wRuns, r.RunID)
+			wStarts = append(wStarts, r.Start)
+			wEnds = append(wEnds, r.End)
+		}
+	}
+
+	// Both statements go out in one round trip.
+	batch := &pgx.Batch{}
+	batch.Queue(`INSERT INTO fact_runs (student_id, run_id)
+		SELECT u.student_id, u.run_id
+		FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(student_id, run_id, ord)
+		ORDER BY u.ord
+		ON CONFLICT (student_id, run_id) DO UPDATE SET completed = fact_runs.completed
+		RETURNING student_id, run_id, completed`, students, runIDs)
+	batch.Queue(`SELECT `+windowColumns("w.")+` FROM fact_windows w
+		JOIN unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS r(student_id, run_id, s, e)
+		ON w.student_id = r.student_id AND w.run_id = r.run_id AND w.end_at >= r.s AND w.start_at <= r.e`,
+		wStudents, wRuns, wStarts, wEnds)
+	results := l.tx.SendBatch(ctx, batch)
+	defer results.Close()
+
+	states := make(map[facts.RunKey]*facts.RunState, len(runs))
+	rows, err := results.Query()
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var k facts.RunKey
+		state := &facts.RunState{}
+		if err := rows.Scan(&k.StudentID, &k.RunID, &state.Completed); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		states[k] = state
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = results.Query()
+	if err != nil {
+		return nil, err
+	}
+	windows, err := scanWindows(rows)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range windows {
+		if s := states[w.Key()]; s != nil {
+			s.Windows = append(s.Windows, w)
+		}
+	}
+	return states, results.Close()
+}
+
+func (l ledger) Insert(ctx context.Context, windows []facts.Window, completions []facts.Completion) error {
+	if len(windows) > 0 {
+		_, err := l.tx.CopyFrom(ctx, pgx.Identifier{"fact_windows"}, windowFields,
+			pgx.CopyFromSlice(len(windows), func(i int) ([]any, error) {
+				w := windows[i]
+				return []any{w.EventSeq, w.EventID, w.Sensor, w.StudentID, w.RunID, string(w.Category),
+					w.SubType, w.Start, w.End, w.Seconds}, nil
+			}))
+		if err != nil {
+			return err
+		}
+	}
+	if len(completions) == 0 {
+		return nil
+	}
+	_, err := l.tx.CopyFrom(ctx, pgx.Identifier{"fact_completions"}, completionFields,
+		pgx.CopyFromSlice(len(completions), func(i int) ([]any, error) {
+			c := completions[i]
+			return []any{c.EventSeq, c.EventID, c.Sensor, c.StudentID, c.RunID, c.Time, c.XP,
+				c.TotalQuestions, c.CorrectQuestions, c.MasteredUnits, c.PctComplete, c.Counted}, nil
+		}))
+	if err != nil {
+		return err
+	}
+	var students, runs []string
+	for _, c := range completions {
+		if c.Counted {
+			students = append(students, c.StudentID)
+			runs = append(runs, c.RunID)
+		}
+	}
+	if len(students) > 0 {
+		_, err = l.tx.Exec(ctx, `UPDATE fact_runs SET completed = true
+			FROM unnest($1::text[], $2::text[]) AS u(student_id, run_id)
+			WHERE fact_runs.student_id = u.student_id AND fact_runs.run_id = u.run_id`, students, runs)
+	}
+	return err
+}
+
+var windowFields = []string{"event_seq", "event_id", "sensor", "student_id", "run_id", "category",
+	"sub_type", "start_at", "end_at", "seconds"}
+
+var completionFields = []string{"event_seq", "event_id", "sensor", "student_id", "run_id", "at", "xp",
+	"total_questions", "correct_questions", "mastered_units", "pct_complete", "counted"}
+
+func windowColumns(prefix string) string {
+	return prefix + strings.Join(windowFields, ", "+prefix)
+}
+
+func scanWindows(rows pgx.Rows) ([]facts.Window, error) {
+	defer rows.Close()
+	var out []facts.Window
+	for rows.Next() {
+		var w facts.Window
+		var category string
+		if err := rows.Scan(&w.EventSeq, &w.EventID, &w.Sensor, &w.StudentID, &w.RunID, &category,
+			&w.SubType, &w.Start, &w.End, &w.Seconds); err != nil {
+			return nil, err
+		}
+		w.Category = timeback.TimeCategory(category)
+		w.Start, w.End = w.Start.UTC(), w.End.UTC()
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// Facts returns the windows and completions that match q.
+func (s *Store) Facts(ctx context.Context, q facts.Query) ([]facts.Window, []facts.Completion, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, nil, err
+	}
+	where, args := factFilter(q, "end_at", "start_at")
+	rows, err := s.pool.Query(ctx, `SELECT `+windowColumns("")+` FROM fact_windows`+where+
+		` ORDER BY event_seq, start_at`, args...)
+	if err != nil {
+		return nil, nil, unavailable("read windows", err)
+	}
+	windows, err := scanWindows(rows)
+	if err != nil {
+		return nil, nil, unavailable("read windows", err)
+	}
+
+	where, args = factFilter(q, "at", "at")
+	rows, err = s.pool.Query(ctx, `SELECT `+strings.Join(completionFields, ", ")+` FROM fact_completions`+
+		where+` ORDER BY event_seq`, args...)
+	if err != nil {
+		return nil, nil, unavailable("read completions", err)
+	}
+	defer rows.Close()
+	var completions []facts.Completion
+	for rows.Next() {
+		var c facts.Completion
+		if err := rows.Scan(&c.EventSeq, &c.EventID, &c.Sensor, &c.StudentID, &c.RunID, &c.Time, &c.XP,
+			&c.TotalQuestions, &c.CorrectQuestions, &c.MasteredUnits, &c.PctComplete, &c.Counted); err != nil {
+			return nil, nil, unavailable("read completions", err)
+		}
+		c.Time = c.Time.UTC()
+		completions = append(completions, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, unavailable("read completions", err)
+	}
+	return windows, completions, nil
+}
+
+// factFilter returns the WHERE clause for q. endColumn is compared with
+// q.Start and startColumn with q.End, so that windows overlapping the
+// bounds are selected.
+func factFilter(q facts.Query, endColumn, startColumn string) (string, []any) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	if q.StudentID != "" {
+		where = append(where, "student_id = "+arg(q.StudentID))
+	}
+	if q.Sensor != "" {
+		where = append(where, "sensor = "+arg(q.Sensor))
+	}
+	if len(q.Runs) > 0 {
+		var students, runs []string
+		for _, k := range q.Runs {
+			students = append(students, k.StudentID)
+			runs = append(runs, k.RunID)
+		}
+		where = append(where, "(student_id, run_id) IN (SELECT * FROM unnest("+arg(students)+"::text[], "+
+			arg(runs)+"::text[]))")
+	}
+	if !q.Start.IsZero() {
+		where = append(where, endColumn+" >= "+arg(q.Start))
+	}
+	if !q.End.IsZero() {
+		where = append(where, startColumn+" < "+arg(q.End))
+	}
+	if len(where) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// Students returns the students with facts from sensor, or all of them
+// when sensor is empty.
+func (s *Store) Students(ctx context.Context, sensor string) ([]string, error) {
+	return s.strings(ctx, "read students", `SELECT student_id FROM fact_windows WHERE $1 = '' OR sensor = $1
+		UNION SELECT student_id FROM fact_completions WHERE $1 = '' OR sensor = $1
+`, sensor)
+}
+
+// Sensors returns the sensors that sent facts.
+func (s *Store) Sensors(ctx context.Context) ([]string, error) {
+	return s.strings(ctx, "read sensors", `SELECT sensor FROM fact_windows
+		UNION SELECT sensor FROM fact_completions`)
+}
+
+func (s *Store) strings(ctx context.Context, step, query string, args ...any) ([]string, error) {
+	if err := s.checkOpen(); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, unavailable(step, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, unavailable(step, err)
+	}
+	if out == nil {
+		out = []string{}
+	}
+	// Sorted here rather than in SQL, in byte order whatever the
+	// database's collation.
+	slices.Sort(out)
+	return out, nil
+}
