@@ -2,6 +2,7 @@ package timeback
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/timeback/timeback-go/caliper"
@@ -19,19 +20,21 @@ func ParseEvent(data []byte) (Event, caliper.Problems) {
 	if r.Kind != caliper.KindEvent {
 		return nil, append(r.Problems, caliper.Problem{
 			Severity: caliper.SeverityError,
-			Message:  "document is a " + r.Kind.String() + ", not a TimebackProfile event",
+			Message:  "document is " + withArticle(r.Kind.String()) + ", not a TimebackProfile event",
 		})
 	}
+	if profile := r.Items[0].Event.Profile; profile != ProfileTimeback {
+		return nil, append(r.Problems, caliper.Problem{
+			Pointer: "/profile", Severity: caliper.SeverityError,
+			Message: "profile " + quote(profile) + " is not " + ProfileTimeback,
+		})
+	}
+	// The validator accepted the event, so it has the TimebackProfile shape
+	// that wireEvent describes.
 	var w wireEvent
 	if err := json.Unmarshal(data, &w); err != nil {
 		return nil, append(r.Problems, caliper.Problem{
-			Severity: caliper.SeverityError, Message: "invalid JSON: " + err.Error(),
-		})
-	}
-	if w.Profile != ProfileTimeback {
-		return nil, append(r.Problems, caliper.Problem{
-			Pointer: "/profile", Severity: caliper.SeverityError,
-			Message: "profile " + quote(w.Profile) + " is not " + ProfileTimeback,
+			Severity: caliper.SeverityError, Message: "decode TimebackProfile event: " + err.Error(),
 		})
 	}
 	c, problems := w.common()
@@ -186,6 +189,13 @@ func parseTime(s string) (time.Time, error) {
 		return time.Time{}, err
 	}
 	return t.UTC(), nil
+}
+
+func withArticle(noun string) string {
+	if strings.IndexByte("aeiou", noun[0]) >= 0 {
+		return "an " + noun
+	}
+	return "a " + noun
 }
 
 func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
