@@ -214,6 +214,14 @@ func eventID(i int) string {
 // newEvent returns a valid TimeSpentEvent with the id of i.
 func newEvent(t testing.TB, i int) *timeback.TimeSpent {
 	t.Helper()
+	ev, err := buildEvent(i)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func buildEvent(i int) (*timeback.TimeSpent, error) {
 	ev, err := timeback.NewTimeSpent(timeback.Common{
 		ID:        eventID(i),
 		EventTime: time.Date(2026, 1, 27, 10, 3, 0, 0, time.UTC),
@@ -230,9 +238,9 @@ func newEvent(t testing.TB, i int) *timeback.TimeSpent {
 		RunID:       "run-1",
 	}, timeback.TimeItem{Type: timeback.TimeActive, Seconds: 15})
 	if err != nil {
-		t.Fatalf("NewTimeSpent(%d): %v", i, err)
+		return nil, fmt.Errorf("NewTimeSpent(%d): %w", i, err)
 	}
-	return ev
+	return ev, nil
 }
 
 func newEvents(t testing.TB, from, n int) []timeback.Event {
