@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -148,31 +147,38 @@ func unavailable(step string, err error) error {
 	return &timeback.Error{Code: timeback.CodeUnavailable, Message: "sqlite: " + step + " failed", Err: err}
 }
 
-// appendWriter holds the prepared statements of one Append transaction.
+// appendWriter holds the prepared statements of one Append transaction and
+// the ids it has stored so far, so that a later batch of the same
+// transaction sees an earlier one's events as duplicates.
 type appendWriter struct {
 	s       *Store
 	tx      *sql.Tx
 	now     time.Time
 	insert  *sql.Stmt
-	lookup  *sql.Stmt
 	saveJob *sql.Stmt
+	stored  map[string]storedID
+	jobs    map[string]bool
 }
 
+// storedID is what a duplicate check needs of a stored event.
+type storedID struct {
+	seq    int64
+	digest [sha256.Size]byte
+}
+
+// lookupChunk bounds the ids of one lookup query, well below SQLite's
+// default limit of 32766 host parameters.
+const lookupChunk = 500
+
 func (s *Store) newAppendWriter(ctx context.Context, tx *sql.Tx) (*appendWriter, error) {
-	w := &appendWriter{s: s, tx: tx, now: s.now()}
+	w := &appendWriter{s: s, tx: tx, now: s.now(), stored: map[string]storedID{}, jobs: map[string]bool{}}
 	var err error
 	w.insert, err = tx.PrepareContext(ctx, `INSERT INTO events
 		(id, type, action, profile, sensor, event_time, actor_id, actor_email, object_id,
 		 job_id, stored, digest, json)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO NOTHING
 		RETURNING seq`)
 	if err != nil {
-		return nil, err
-	}
-	w.lookup, err = tx.PrepareContext(ctx, `SELECT seq, digest FROM events WHERE id = ?`)
-	if err != nil {
-		w.close()
 		return nil, err
 	}
 	w.saveJob, err = tx.PrepareContext(ctx, `INSERT INTO jobs (id, processed, results) VALUES (?, ?, ?)`)
@@ -184,97 +190,176 @@ func (s *Store) newAppendWriter(ctx context.Context, tx *sql.Tx) (*appendWriter,
 }
 
 func (w *appendWriter) close() {
-	for _, st := range []*sql.Stmt{w.insert, w.lookup, w.saveJob} {
+	for _, st := range []*sql.Stmt{w.insert, w.saveJob} {
 		if st != nil {
 			st.Close()
 		}
 	}
 }
 
-// batchRejected is a batch outcome that rolls back its savepoint but keeps
-// the transaction going.
-type batchRejected struct{ err error }
-
-func (e batchRejected) Error() string { return e.err.Error() }
-
-// appendBatch stores one batch inside a savepoint. A rejected batch comes
-// back as a result with Err set; the returned error means the transaction
+// appendBatch stores one batch. It checks the whole batch for conflicts
+// before it writes a row, so a rejected batch leaves nothing to undo and
+// needs no savepoint, whose sub-journal would cost a write of every page
+// the batch touches. Only a FactWriter, which may fail after the rows are
+// written, runs the batch inside a savepoint. A rejected batch comes back
+// as a result with Err set; the returned error means the transaction
 // itself failed.
 func (w *appendWriter) appendBatch(ctx context.Context, b *timeback.Batch) (timeback.AppendResult, error) {
+	if err := checkBatch(b); err != nil {
+		return timeback.AppendResult{Err: err}, nil
+	}
+	if rejected, err := w.checkJobID(ctx, b.JobID); rejected != nil || err != nil {
+		return timeback.AppendResult{Err: rejected}, err
+	}
+	existing, err := w.lookup(ctx, b)
+	if err != nil {
+		return timeback.AppendResult{}, err
+	}
+	digests := make([][sha256.Size]byte, len(b.Events))
+	for i := range b.Events {
+		digests[i] = sha256.Sum256(b.Events[i].Canonical)
+		if have, ok := existing[b.Events[i].Item.ID]; ok && have.digest != digests[i] {
+			return timeback.AppendResult{Err: conflict(&b.Events[i])}, nil
+		}
+	}
+
+	if w.s.facts == nil {
+		res, err := w.writeBatch(ctx, b, digests, existing)
+		return res.AppendResult, err
+	}
 	if _, err := w.tx.ExecContext(ctx, "SAVEPOINT batch"); err != nil {
 		return timeback.AppendResult{}, err
 	}
-	res, err := w.storeBatch(ctx, b)
-	var rejected batchRejected
-	if errors.As(err, &rejected) {
-		if _, err := w.tx.ExecContext(ctx, "ROLLBACK TO batch"); err != nil {
-			return timeback.AppendResult{}, err
+	res, err := w.writeBatch(ctx, b, digests, existing)
+	if err == nil {
+		err = w.s.facts.WriteFacts(ctx, w.tx, b, res.added)
+		if err != nil {
+			if _, rbErr := w.tx.ExecContext(ctx, "ROLLBACK TO batch"); rbErr != nil {
+				return timeback.AppendResult{}, rbErr
+			}
+			for _, ev := range res.added {
+				delete(w.stored, ev.ID)
+			}
+			delete(w.jobs, b.JobID)
+			res = batchResult{AppendResult: timeback.AppendResult{Err: factError(err)}}
 		}
-		if _, err := w.tx.ExecContext(ctx, "RELEASE batch"); err != nil {
-			return timeback.AppendResult{}, err
-		}
-		return timeback.AppendResult{Err: rejected.err}, nil
 	}
-	if err != nil {
+	if err != nil && res.Err == nil {
 		return timeback.AppendResult{}, err
 	}
 	if _, err := w.tx.ExecContext(ctx, "RELEASE batch"); err != nil {
 		return timeback.AppendResult{}, err
 	}
-	return res, nil
+	return res.AppendResult, nil
 }
 
-func (w *appendWriter) storeBatch(ctx context.Context, b *timeback.Batch) (timeback.AppendResult, error) {
-	if err := checkBatch(b); err != nil {
-		return timeback.AppendResult{}, batchRejected{err}
+// checkJobID returns a rejection when the job id is stored already, and
+// an error when the lookup failed.
+func (w *appendWriter) checkJobID(ctx context.Context, id string) (rejected, err error) {
+	used := w.jobs[id]
+	if !used {
+		var one int
+		err := w.tx.QueryRowContext(ctx, `SELECT 1 FROM jobs WHERE id = ?`, id).Scan(&one)
+		switch {
+		case err == nil:
+			used = true
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, err
+		}
 	}
+	if used {
+		return timeback.Errorf(timeback.CodeInvalid, "job id %q is already used", id), nil
+	}
+	return nil, nil
+}
+
+// lookup returns the events of b whose ids are stored already, by this
+// transaction or an earlier one.
+func (w *appendWriter) lookup(ctx context.Context, b *timeback.Batch) (map[string]storedID, error) {
+	found := map[string]storedID{}
+	var ask []any
+	for _, ev := range b.Events {
+		if have, ok := w.stored[ev.Item.ID]; ok {
+			found[ev.Item.ID] = have
+			continue
+		}
+		ask = append(ask, ev.Item.ID)
+	}
+	for len(ask) > 0 {
+		chunk := ask[:min(len(ask), lookupChunk)]
+		ask = ask[len(chunk):]
+		query := `SELECT id, seq, digest FROM events WHERE id IN (?` + strings.Repeat(", ?", len(chunk)-1) + `)`
+		rows, err := w.tx.QueryContext(ctx, query, chunk...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			var have storedID
+			var digest []byte
+			if err := rows.Scan(&id, &have.seq, &digest); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			copy(have.digest[:], digest)
+			found[id] = have
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return found, nil
+}
+
+// batchResult is an AppendResult with the events the batch added, for the
+// FactWriter.
+type batchResult struct {
+	timeback.AppendResult
+	added []*timeback.StoredEvent
+}
+
+// writeBatch inserts the events of b that existing does not list, and the
+// job row.
+func (w *appendWriter) writeBatch(ctx context.Context, b *timeback.Batch, digests [][sha256.Size]byte,
+	existing map[string]storedID) (batchResult, error) {
 	job := &timeback.Job{ID: b.JobID, State: timeback.JobCompleted, Processed: w.now,
 		Results: make([]timeback.JobResult, 0, len(b.Events))}
-	res := timeback.AppendResult{Job: job}
-	var added []*timeback.StoredEvent
+	res := batchResult{AppendResult: timeback.AppendResult{Job: job}}
 
 	for i := range b.Events {
 		ev := &b.Events[i]
-		stored := w.storedEvent(b, ev)
-		digest := sha256.Sum256(ev.Canonical)
-		err := w.insert.QueryRowContext(ctx, stored.ID, stored.Type, stored.Action, stored.Profile,
-			stored.Sensor, stored.EventTime.UnixMilli(), stored.ActorID, stored.ActorEmail,
-			stored.ObjectID, stored.JobID, w.now.UnixMilli(), digest[:], stored.JSON,
-		).Scan(&stored.Seq)
-		if err == nil {
-			added = append(added, stored)
-			res.Stored++
+		if have, ok := existing[ev.Item.ID]; ok {
+			res.Duplicates++
 			job.Results = append(job.Results, timeback.JobResult{
-				AllocatedID: strconv.FormatInt(stored.Seq, 10), ExternalID: stored.ID})
+				AllocatedID: strconv.FormatInt(have.seq, 10), ExternalID: ev.Item.ID, Duplicate: true})
 			continue
 		}
-		if !errors.Is(err, sql.ErrNoRows) {
+		stored := w.storedEvent(b, ev)
+		err := w.insert.QueryRowContext(ctx, stored.ID, stored.Type, stored.Action, stored.Profile,
+			stored.Sensor, stored.EventTime.UnixMilli(), stored.ActorID, stored.ActorEmail,
+			stored.ObjectID, stored.JobID, w.now.UnixMilli(), digests[i][:], stored.JSON,
+		).Scan(&stored.Seq)
+		if err != nil {
 			return res, err
 		}
-
-		// The id is stored already, by an earlier batch or an earlier
-		// commit: the same canonical content makes this a duplicate.
-		var seq int64
-		var have []byte
-		if err := w.lookup.QueryRowContext(ctx, stored.ID).Scan(&seq, &have); err != nil {
-			return res, err
-		}
-		if !bytes.Equal(have, digest[:]) {
-			return res, batchRejected{conflict(ev)}
-		}
-		res.Duplicates++
+		w.stored[stored.ID] = storedID{seq: stored.Seq, digest: digests[i]}
+		res.added = append(res.added, stored)
+		res.Stored++
 		job.Results = append(job.Results, timeback.JobResult{
-			AllocatedID: strconv.FormatInt(seq, 10), ExternalID: stored.ID, Duplicate: true})
+			AllocatedID: strconv.FormatInt(stored.Seq, 10), ExternalID: stored.ID})
 	}
 
-	if err := w.saveJobRow(ctx, job); err != nil {
+	results, err := json.Marshal(job.Results)
+	if err != nil {
 		return res, err
 	}
-	if w.s.facts != nil && len(added) > 0 {
-		if err := w.s.facts.WriteFacts(ctx, w.tx, b, added); err != nil {
-			return res, batchRejected{factError(err)}
-		}
+	if _, err := w.saveJob.ExecContext(ctx, job.ID, job.Processed.UnixMilli(), results); err != nil {
+		return res, err
 	}
+	w.jobs[job.ID] = true
 	return res, nil
 }
 
@@ -296,18 +381,6 @@ func (w *appendWriter) storedEvent(b *timeback.Batch, ev *timeback.NewEvent) *ti
 		se.ObjectID = info.ObjectID
 	}
 	return se
-}
-
-func (w *appendWriter) saveJobRow(ctx context.Context, job *timeback.Job) error {
-	results, err := json.Marshal(job.Results)
-	if err != nil {
-		return err
-	}
-	_, err = w.saveJob.ExecContext(ctx, job.ID, job.Processed.UnixMilli(), results)
-	if err != nil && isUniqueViolation(err) {
-		return batchRejected{timeback.Errorf(timeback.CodeInvalid, "job id %q is already used", job.ID)}
-	}
-	return err
 }
 
 // checkBatch rejects a batch that the store cannot take as it is.
@@ -348,8 +421,4 @@ func factError(err error) error {
 		return err
 	}
 	return &timeback.Error{Code: timeback.CodeInternal, Message: "sqlite: derive facts failed", Err: err}
-}
-
-func isUniqueViolation(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
