@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // MaxDepth is the deepest nesting of arrays and objects the decoder accepts.
@@ -643,6 +644,17 @@ func (doc *document) key(i int32) string {
 		return string(doc.data[n.keyStart:n.keyEnd])
 	}
 	return unescape(doc.data[n.keyStart:n.keyEnd])
+}
+
+// keyView returns the key of member i without copying when it has no
+// escapes. The string aliases the input, so it must not outlive validation
+// or reach a Report; messages copy it through fmt.
+func (doc *document) keyView(i int32) string {
+	n := &doc.nodes[i]
+	if n.keyEscaped || n.keyEnd <= n.keyStart {
+		return doc.key(i)
+	}
+	return unsafe.String(&doc.data[n.keyStart], int(n.keyEnd-n.keyStart))
 }
 
 // get returns the member of object obj named name, or -1.

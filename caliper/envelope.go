@@ -12,7 +12,7 @@ func (v *validator) envelope(obj int32) Report {
 	env := &Envelope{}
 	r := Report{Kind: KindEnvelope, Envelope: env}
 	for m := v.doc.nodes[obj].first; m >= 0; m = v.doc.nodes[m].next {
-		switch key := v.doc.key(m); key {
+		switch key := v.doc.keyView(m); key {
 		case "sensor":
 			if v.doc.kind(m) != jsonString {
 				v.errorf(m, "sensor is %s; expected the sensor's IRI", v.doc.kind(m))
@@ -103,7 +103,7 @@ func (v *validator) isConfig(obj int32) bool {
 // config validates an endpoint configuration payload.
 func (v *validator) config(obj int32) {
 	for m := v.doc.nodes[obj].first; m >= 0; m = v.doc.nodes[m].next {
-		key := v.doc.key(m)
+		key := v.doc.keyView(m)
 		switch configMembers[key] {
 		case "versions":
 			if v.doc.kind(m) != jsonArray {

@@ -64,7 +64,7 @@ func (v *validator) timebackEvent(obj int32, c *class) {
 // members reports every member of obj outside allowed.
 func (v *validator) members(obj int32, what string, allowed []string) {
 	for m := v.doc.nodes[obj].first; m >= 0; m = v.doc.nodes[m].next {
-		key := v.doc.key(m)
+		key := v.doc.keyView(m)
 		if !contains(allowed, key) {
 			v.errorf(m, "property %q is not defined for %s; put custom data in extensions", key, what)
 		}

@@ -23,7 +23,7 @@ func (v *validator) warnf(node int32, format string, args ...any) {
 	v.problems = append(v.problems, warningf(v.doc.pointer(node), format, args...))
 }
 
-// member returns the pointer a missing member name of obj would have.
+// memberPointer returns the pointer a missing member name of obj would have.
 func (v *validator) memberPointer(obj int32, name string) string {
 	return v.doc.pointer(obj) + "/" + escapePointer(name)
 }
@@ -81,7 +81,7 @@ func (v *validator) topItem(obj int32) (Item, Kind) {
 	item := Item{Raw: v.doc.raw(obj), Pointer: v.doc.pointer(obj)}
 	item.ID, _ = v.doc.getString(obj, "id")
 	item.Type, _ = v.doc.getString(obj, "type")
-	c := v.typeOf(obj, nil)
+	c := v.typeOf(obj)
 	if c == nil {
 		return item, KindUnknown
 	}
@@ -106,8 +106,8 @@ func kindNoun(c *class) string {
 }
 
 // typeOf reads the type of obj and returns its class, reporting a missing
-// or unknown type. With allowed set, the class must descend from one of them.
-func (v *validator) typeOf(obj int32, allowed []*class) *class {
+// or unknown type.
+func (v *validator) typeOf(obj int32) *class {
 	t := v.doc.get(obj, "type")
 	if t < 0 {
 		v.errorAt(v.memberPointer(obj, "type"), "type is missing; every Caliper event and entity has a type")
@@ -130,7 +130,7 @@ func (v *validator) typeOf(obj int32, allowed []*class) *class {
 func (v *validator) event(obj int32, c *class) {
 	timeback := c.name == "ActivityEvent" || c.name == "TimeSpentEvent"
 	for m := v.doc.nodes[obj].first; m >= 0; m = v.doc.nodes[m].next {
-		key := v.doc.key(m)
+		key := v.doc.keyView(m)
 		switch key {
 		case "@context":
 			v.context(m, timeback)
@@ -253,7 +253,7 @@ func (v *validator) entity(obj int32, c *class) {
 		v.errorf(obj, "%s appears outside a TimebackProfile event", c.name)
 	}
 	for m := v.doc.nodes[obj].first; m >= 0; m = v.doc.nodes[m].next {
-		key := v.doc.key(m)
+		key := v.doc.keyView(m)
 		switch key {
 		case "@context":
 			v.context(m, false)
@@ -399,7 +399,7 @@ func (v *validator) entityRefElement(m int32, what string, allowed []*class) {
 			v.errorf(m, "%s %q is neither an IRI nor a %s object", what, clip(s), classNames(allowed))
 		}
 	case jsonObject:
-		c := v.typeOf(m, allowed)
+		c := v.typeOf(m)
 		if c == nil {
 			return
 		}
