@@ -1,0 +1,381 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/chromedp"
+
+	"github.com/timeback/timeback-go"
+	"github.com/timeback/timeback-go/internal/testbin"
+)
+
+// Intervals of the browser client in the end-to-end test, short so that
+// the test takes seconds.
+const (
+	testHeartbeat     = 250 * time.Millisecond
+	testHiddenTimeout = 700 * time.Millisecond
+	// testLeeway is below the time hidden past the timeout, so that the
+	// untracked time shows as a gap between windows.
+	testLeeway = 500 * time.Millisecond
+)
+
+// findChromium returns the path of Debian's Chromium, skipping the test when
+// none is installed. The test never downloads a browser.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	t.Skip("no chromium installed; install Debian's chromium package to run the browser test")
+	return ""
+}
+
+// newBrowser starts headless Chromium with a fresh profile and returns a
+// context for its first tab.
+func newBrowser(t *testing.T, path string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	// Start the browser on a blank tab that outlives the quiz tab.
+	if err := chromedp.Do(browserCtx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return browserCtx
+}
+
+// setWindowState minimizes or restores the tab's window, which makes the
+// page hidden or visible.
+func setWindowState(ctx context.Context, state browser.WindowState) error {
+	return chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tab *chromedp.Target) error {
+		w, err := cdp.Call(ctx, tab, browser.GetWindowForTarget, browser.GetWindowForTargetParams{})
+		if err != nil {
+			return err
+		}
+		_, err = cdp.Call(ctx, tab, browser.SetWindowBounds, browser.SetWindowBoundsParams{
+			WindowID: w.WindowID, Bounds: &browser.Bounds{WindowState: state}})
+		return err
+	}))
+}
+
+// pageState is window.quizState of the page.
+type pageState struct {
+	RunID   string            `json:"runId"`
+	Flushes []json.RawMessage `json:"flushes"`
+	Errors  []string          `json:"errors"`
+}
+
+func readState(t *testing.T, tab context.Context) pageState {
+	t.Helper()
+	s, err := chromedp.Run(tab, chromedp.Evaluate[pageState](`window.quizState`))
+	if err != nil {
+		t.Fatalf("read quizState: %v", err)
+	}
+	return s
+}
+
+func visibility(t *testing.T, tab context.Context) string {
+	t.Helper()
+	v, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.visibilityState`))
+	if err != nil {
+		t.Fatalf("read visibilityState: %v", err)
+	}
+	return v
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// storedEvents lists every event of actor that the endpoint at base
+// stored, following the cursor.
+func storedEvents(t *testing.T, base, actor string) []timeback.Event {
+	t.Helper()
+	var out []timeback.Event
+	cursor := ""
+	for {
+		q := url.Values{"actorId": {actor}, "limit": {"100"}}
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		resp, err := http.Get(base + "/caliper/events?" + q.Encode())
+		if err != nil {
+			t.Fatalf("list events: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("list events: status %d: %s", resp.StatusCode, body)
+		}
+		var page struct {
+			Events     []json.RawMessage `json:"events"`
+			Pagination struct {
+				NextCursor string `json:"nextCursor"`
+			} `json:"pagination"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			t.Fatalf("decode events: %v", err)
+		}
+		for _, raw := range page.Events {
+			ev, problems := timeback.ParseEvent(raw)
+			if len(problems) > 0 {
+				t.Fatalf("stored event does not parse: %v\n%s", problems, raw)
+			}
+			out = append(out, ev)
+		}
+		if page.Pagination.NextCursor == "" {
+			return out
+		}
+		cursor = page.Pagination.NextCursor
+	}
+}
+
+func TestQuizInChromium(t *testing.T) {
+	chromiumPath := findChromium(t)
+	endpointURL := testbin.StartServer(t)
+
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, nil))
+	const student = "student@example.com"
+	a, err := newApp(config{
+		endpoint:   endpointURL,
+		outbox:     filepath.Join(t.TempDir(), "outbox.db"),
+		student:    student,
+		studentID:  "student-1",
+		rosterBase: "https://roster.example.com",
+		leeway:     testLeeway,
+	}, logger)
+	if err != nil {
+		t.Fatalf("newApp: %v", err)
+	}
+	site := httptest.NewServer(a.handler)
+	t.Cleanup(func() {
+		site.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		a.close(ctx)
+	})
+	actor := "https://roster.example.com/ims/oneroster/rostering/v1p2/users/student-1"
+
+	browserCtx := newBrowser(t, chromiumPath)
+	tab, closeTab := chromedp.NewContext(browserCtx)
+	defer closeTab()
+	pageURL := fmt.Sprintf("%s/?heartbeatMs=%d&hiddenTimeoutMs=%d", site.URL,
+		testHeartbeat.Milliseconds(), testHiddenTimeout.Milliseconds())
+	opened := time.Now()
+	if err := chromedp.Do(tab, chromedp.Navigate(pageURL)); err != nil {
+		t.Fatalf("open quiz: %v", err)
+	}
+	waitFor(t, 10*time.Second, "the run to start", func() bool { return readState(t, tab).RunID != "" })
+	runID := readState(t, tab).RunID
+
+	// Answer the three questions, all correctly.
+	for _, answer := range []string{"1/2", "3/4", "1/3"} {
+		sel := fmt.Sprintf(`//div[@data-answer=%q]/button[text()=%q]`, answer, answer)
+		if err := chromedp.Do(tab, chromedp.Click(sel)); err != nil {
+			t.Fatalf("answer %s: %v", answer, err)
+		}
+	}
+	waitFor(t, 5*time.Second, "two heartbeats", func() bool { return len(readState(t, tab).Flushes) >= 2 })
+
+	// Hide the page past the hidden timeout: heartbeats stop.
+	if err := setWindowState(tab, browser.WindowStateMinimized); err != nil {
+		t.Fatalf("minimize: %v", err)
+	}
+	hiddenAt := time.Now()
+	waitFor(t, 5*time.Second, "the page to be hidden", func() bool { return visibility(t, tab) == "hidden" })
+	time.Sleep(testHiddenTimeout + 3*testHeartbeat)
+	stopped := len(readState(t, tab).Flushes)
+	time.Sleep(4 * testHeartbeat)
+	if got := len(readState(t, tab).Flushes); got != stopped {
+		t.Errorf("heartbeats while hidden past the timeout: %d flushes, then %d", stopped, got)
+	}
+
+	// Return: a fresh window starts and heartbeats resume.
+	if err := setWindowState(tab, browser.WindowStateNormal); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	returnedAt := time.Now()
+	waitFor(t, 5*time.Second, "heartbeats after the return", func() bool {
+		return len(readState(t, tab).Flushes) >= stopped+2
+	})
+	if errs := readState(t, tab).Errors; len(errs) > 0 {
+		t.Errorf("client errors: %v", errs)
+	}
+
+	// Close the tab: pagehide sends the final flush with the quiz metrics.
+	if err := chromedp.Cancel(tab); err != nil {
+		t.Fatalf("close tab: %v", err)
+	}
+	closed := time.Now()
+
+	var events []timeback.Event
+	waitFor(t, 15*time.Second, "the completion at the endpoint", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		a.sender.Flush(ctx)
+		events = storedEvents(t, endpointURL, actor)
+		for _, ev := range events {
+			if _, ok := ev.(*timeback.ActivityCompleted); ok {
+				return true
+			}
+		}
+		return false
+	})
+	// Give a second final flush, if one were sent, the time to arrive.
+	time.Sleep(500 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	a.sender.Flush(ctx)
+	cancel()
+	events = storedEvents(t, endpointURL, actor)
+
+	checkStoredRun(t, events, runID, opened, hiddenAt, returnedAt, closed)
+	if t.Failed() {
+		t.Logf("quiz log:\n%s", logs.String())
+	}
+}
+
+// checkStoredRun checks the events the endpoint stored for the run.
+func checkStoredRun(t *testing.T, events []timeback.Event, runID string,
+	opened, hiddenAt, returnedAt, closed time.Time) {
+	t.Helper()
+	var windows []*timeback.TimeSpent
+	var completions []*timeback.ActivityCompleted
+	for _, ev := range events {
+		switch e := ev.(type) {
+		case *timeback.TimeSpent:
+			windows = append(windows, e)
+		case *timeback.ActivityCompleted:
+			completions = append(completions, e)
+		}
+	}
+
+	// Exactly one completion, with the page's metrics.
+	if len(completions) != 1 {
+		t.Fatalf("completions stored = %d, want 1", len(completions))
+	}
+	c := completions[0]
+	if c.RunID != runID {
+		t.Errorf("completion runId = %q, want %q", c.RunID, runID)
+	}
+	if c.Metrics.TotalQuestions == nil || *c.Metrics.TotalQuestions != 3 ||
+		c.Metrics.CorrectQuestions == nil || *c.Metrics.CorrectQuestions != 3 {
+		t.Errorf("completion questions = %v/%v, want 3/3", c.Metrics.CorrectQuestions, c.Metrics.TotalQuestions)
+	}
+
+	// Exactly one final flush, and every window belongs to the run.
+	finals := 0
+	var active, inactive float64
+	for _, w := range windows {
+		if w.RunID != runID {
+			t.Errorf("window %s has runId %q, want %q", w.ID, w.RunID, runID)
+		}
+		if w.Extensions["finalFlush"] == true {
+			finals++
+		}
+		for _, it := range w.Items {
+			switch it.Type {
+			case timeback.TimeActive:
+				active += it.Seconds
+			case timeback.TimeInactive:
+				inactive += it.Seconds
+			}
+		}
+	}
+	if finals != 1 {
+		t.Errorf("final flushes stored = %d, want exactly 1", finals)
+	}
+	if len(windows) < 5 {
+		t.Errorf("windows stored = %d, want at least 5 (heartbeats before and after hiding)", len(windows))
+	}
+
+	// The time adds up: active and inactive never exceed the wall time the
+	// page was open, the hidden time up to the timeout counts as inactive,
+	// and the time hidden past the timeout counts nowhere.
+	wall := closed.Sub(opened).Seconds()
+	if total := active + inactive; total > wall+0.5 {
+		t.Errorf("active %.3f s + inactive %.3f s exceed the %.3f s the page was open", active, inactive, wall)
+	}
+	hidden := returnedAt.Sub(hiddenAt).Seconds()
+	if untracked := wall - active - inactive; untracked < hidden-testHiddenTimeout.Seconds()-1 {
+		t.Errorf("untracked time %.3f s, want about the %.3f s hidden past the timeout",
+			untracked, hidden-testHiddenTimeout.Seconds())
+	}
+	if min := testHiddenTimeout.Seconds() / 2; inactive < min {
+		t.Errorf("inactive = %.3f s, want at least %.3f s for the hidden time before the timeout", inactive, min)
+	}
+	if active <= 0 {
+		t.Errorf("active = %.3f s, want more than 0", active)
+	}
+
+	// Windows follow each other without overlap beyond the guard's leeway,
+	// with one gap for the time hidden past the timeout.
+	sort.Slice(windows, func(i, j int) bool { return windows[i].Items[0].Start.Before(windows[j].Items[0].Start) })
+	maxGap := time.Duration(0)
+	for i := 1; i < len(windows); i++ {
+		prevEnd, start := windows[i-1].Items[0].End, windows[i].Items[0].Start
+		if gap := start.Sub(prevEnd); gap > maxGap {
+			maxGap = gap
+		}
+	}
+	if want := returnedAt.Sub(hiddenAt) - testHiddenTimeout - 2*testHeartbeat; maxGap < want {
+		t.Errorf("largest gap between windows = %v, want at least %v for the hidden time", maxGap, want)
+	}
+}
+
+// syncBuffer is a log destination safe for concurrent handlers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
