@@ -10,6 +10,9 @@ type Query struct {
 	// StudentID and Sensor match exactly when non-empty.
 	StudentID string
 	Sensor    string
+	// RunID matches the run id exactly when non-empty, whatever the
+	// student.
+	RunID string
 	// Runs, when non-empty, restricts the facts to these runs.
 	Runs []RunKey
 	// Start and End select windows that overlap [Start, End) and

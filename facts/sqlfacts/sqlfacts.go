@@ -270,6 +270,10 @@ func filter(q facts.Query, endColumn, startColumn string) (string, []any) {
 		where = append(where, "sensor = ?")
 		args = append(args, q.Sensor)
 	}
+	if q.RunID != "" {
+		where = append(where, "run_id = ?")
+		args = append(args, q.RunID)
+	}
 	if len(q.Runs) > 0 {
 		var ors []string
 		for _, k := range q.Runs {
