@@ -1,11 +1,441 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/timeback/timeback-go"
+	"github.com/timeback/timeback-go/caliper"
+	"github.com/timeback/timeback-go/sender"
 )
 
+const sendUsage = `Usage: timeback send (--endpoint URL | --env production|staging)
+         [--token T | --client-id ID --client-secret-file F --token-url URL]
+         [--outbox PATH] [--sensor IRI] FILE|- ...
+
+Sends the Caliper events in the files through the durable outbox and waits
+until each is delivered or dead-lettered. A file may hold one event, an
+envelope, a JSON array of events, or NDJSON (one document per line); "-"
+reads standard input. Every file is validated before anything is queued.
+Events already in the outbox from an earlier run are delivered too; with no
+FILE, send delivers only those.
+
+Interrupting leaves the undelivered events in the outbox; run send again with
+the same --outbox to resume.
+
+Exit status: 0 when every event was delivered, 1 when any was dead-lettered,
+invalid or left undelivered, 2 for a usage or read error.
+
+Flags:
+`
+
+// sendBatch is the count of events handed to one Send call.
+const sendBatch = 500
+
+// sendFlags are the parsed flags of timeback send.
+type sendFlags struct {
+	endpoint, env       string
+	token               string
+	clientID, tokenURL  string
+	clientSecretFile    string
+	outbox, sensor      string
+	files               []string
+	progressDisabled    bool
+	queueFullRetryDelay time.Duration
+}
+
 func runSend(ctx context.Context, e env, args []string) int {
-	fmt.Fprintln(e.stderr, "timeback send: not built yet")
-	return exitFailure
+	f, err := parseSendFlags(e, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "timeback send: %v\n", err)
+		return exitUsage
+	}
+	cfg, err := f.config()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "timeback send: %v\n", err)
+		return exitUsage
+	}
+
+	events, code := readSendInputs(e, f.files)
+	if code != exitOK {
+		return code
+	}
+
+	run := &sendRun{flags: f, ours: make(map[string]bool, len(events)), tty: isTerminal(e.stderr)}
+	// The background sender's callbacks and logs write to stderr too.
+	e.stderr = &lockedWriter{w: e.stderr}
+	run.e = e
+	for _, ev := range events {
+		run.ours[ev.ID] = true
+	}
+	return run.send(ctx, cfg, events)
+}
+
+func parseSendFlags(e env, args []string) (*sendFlags, error) {
+	f := &sendFlags{queueFullRetryDelay: 50 * time.Millisecond}
+	fs := flag.NewFlagSet("send", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.StringVar(&f.endpoint, "endpoint", "", "base `URL` of a Caliper endpoint, such as http://127.0.0.1:8080")
+	fs.StringVar(&f.env, "env", "", "Timeback environment: production or staging")
+	fs.StringVar(&f.token, "token", "", "static Bearer `token`")
+	fs.StringVar(&f.clientID, "client-id", "", "OAuth2 client `id` (client credentials grant)")
+	fs.StringVar(&f.clientSecretFile, "client-secret-file", "", "`file` holding the OAuth2 client secret")
+	fs.StringVar(&f.tokenURL, "token-url", "", "OAuth2 token endpoint `URL` of the environment (required with --client-id)")
+	fs.StringVar(&f.outbox, "outbox", "", "outbox `file` (default timeback/outbox.db in the user's cache folder)")
+	fs.StringVar(&f.sensor, "sensor", "", "sensor `IRI` of the envelopes (default "+sender.DefaultSensor+")")
+	fs.BoolVar(&f.progressDisabled, "no-progress", false, "do not draw the progress bar on a terminal")
+	fs.Usage = func() {
+		fmt.Fprint(e.stderr, sendUsage)
+		fs.PrintDefaults()
+	}
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	f.files = files
+	switch {
+	case f.endpoint == "" && f.env == "":
+		return nil, errors.New("no destination: give --endpoint URL or --env production|staging")
+	case f.endpoint != "" && f.env != "":
+		return nil, errors.New("--endpoint and --env are both given: use one of them")
+	case f.env != "" && f.env != "production" && f.env != "staging":
+		return nil, fmt.Errorf("--env %q is not production or staging: use --endpoint for another URL", f.env)
+	case f.token != "" && f.clientID != "":
+		return nil, errors.New("--token and --client-id are both given: use one of them")
+	case f.clientID != "" && f.clientSecretFile == "":
+		return nil, errors.New("--client-id needs --client-secret-file")
+	case f.clientID == "" && (f.clientSecretFile != "" || f.tokenURL != ""):
+		return nil, errors.New("--client-secret-file and --token-url need --client-id")
+	}
+	return f, nil
+}
+
+// config builds the sender configuration, reading the client secret.
+func (f *sendFlags) config() (sender.Config, error) {
+	cfg := sender.Config{
+		Environment: f.endpoint,
+		Sensor:      f.sensor,
+		Token:       f.token,
+		ClientID:    f.clientID,
+		TokenURL:    f.tokenURL,
+		OutboxPath:  f.outbox,
+	}
+	if f.env != "" {
+		cfg.Environment = f.env
+	}
+	if f.clientSecretFile != "" {
+		secret, err := os.ReadFile(f.clientSecretFile)
+		if err != nil {
+			return cfg, fmt.Errorf("read --client-secret-file: %w", err)
+		}
+		cfg.ClientSecret = strings.TrimSpace(string(secret))
+		if cfg.ClientSecret == "" {
+			return cfg, fmt.Errorf("--client-secret-file %s is empty", f.clientSecretFile)
+		}
+	}
+	if cfg.OutboxPath == "" {
+		path, err := sender.DefaultOutboxPath()
+		if err != nil {
+			return cfg, err
+		}
+		cfg.OutboxPath = path
+		f.outbox = path
+	}
+	return cfg, nil
+}
+
+// readSendInputs reads and validates the files and returns their events in
+// order. It reports every problem before it returns a non-zero code.
+func readSendInputs(e env, files []string) ([]timeback.RawEvent, int) {
+	var events []timeback.RawEvent
+	code := exitOK
+	for _, name := range files {
+		data, err := readInput(e, name)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "timeback send: %v\n", err)
+			code = exitUsage
+			continue
+		}
+		if name == "-" {
+			name = "<stdin>"
+		}
+		docs := [][]byte{data}
+		names := []string{name}
+		if isNDJSON(name, data) {
+			docs, names = docs[:0], names[:0]
+			for i, line := range bytes.Split(data, []byte("\n")) {
+				if len(bytes.TrimSpace(line)) > 0 {
+					docs = append(docs, line)
+					names = append(names, fmt.Sprintf("%s:%d", name, i+1))
+				}
+			}
+		}
+		for i, doc := range docs {
+			found, err := documentEvents(doc)
+			if err != nil {
+				fmt.Fprintf(e.stderr, "timeback send: %s: %v\n", names[i], err)
+				code = max(code, exitFailure)
+				continue
+			}
+			events = append(events, found...)
+		}
+	}
+	if code == exitFailure {
+		fmt.Fprintln(e.stderr, "timeback send: nothing was queued; fix the inputs above and run send again")
+	}
+	return events, code
+}
+
+// documentEvents returns the events of one JSON document: an event, an
+// envelope or an array of events.
+func documentEvents(doc []byte) ([]timeback.RawEvent, error) {
+	r := caliper.Validate(doc, caliper.Options{})
+	if failing := r.Problems.Failing(false); len(failing) > 0 {
+		return nil, fmt.Errorf("invalid: %v", failing)
+	}
+	switch r.Kind {
+	case caliper.KindEvent, caliper.KindEnvelope, caliper.KindArray:
+	default:
+		return nil, fmt.Errorf("the document is a %s, not an event, envelope or array of events", r.Kind)
+	}
+	events := make([]timeback.RawEvent, 0, len(r.Items))
+	for _, it := range r.Items {
+		if it.Event == nil {
+			return nil, fmt.Errorf("%s is a %s entity: send sends events only", pointerName(it.Pointer), it.Type)
+		}
+		events = append(events, timeback.RawEvent{ID: it.ID, JSON: it.Raw})
+	}
+	return events, nil
+}
+
+func pointerName(p string) string {
+	if p == "" {
+		return "the document"
+	}
+	return p
+}
+
+// sendRun is one run of timeback send.
+type sendRun struct {
+	e     env
+	flags *sendFlags
+	ours  map[string]bool // ids of the events read from the files
+	tty   bool            // stderr is a terminal
+
+	mu        sync.Mutex
+	delivered int // of ours
+	dead      int // of ours
+	earlier   int // events of earlier runs delivered or dead-lettered
+}
+
+func (r *sendRun) onDelivered(d sender.Delivery) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range d.EventIDs {
+		if r.ours[id] {
+			r.delivered++
+		} else {
+			r.earlier++
+		}
+	}
+}
+
+func (r *sendRun) onDeadLetter(d sender.DeadLetter) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ours[d.ID] {
+		r.dead++
+	} else {
+		r.earlier++
+	}
+	fmt.Fprintf(r.e.stderr, "%stimeback send: event %s rejected: %s\n", r.clearLine(), d.ID, d.Message)
+}
+
+func (r *sendRun) counts() (delivered, dead, earlier int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.delivered, r.dead, r.earlier
+}
+
+func (r *sendRun) send(ctx context.Context, cfg sender.Config, events []timeback.RawEvent) int {
+	cfg.OnDelivered = r.onDelivered
+	cfg.OnDeadLetter = r.onDeadLetter
+	cfg.Logger = slog.New(slog.NewTextHandler(lineClearer{r}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	client, err := sender.New(cfg)
+	if err != nil {
+		fmt.Fprintf(r.e.stderr, "timeback send: %v\n", err)
+		return exitFailure
+	}
+
+	if err := r.queue(ctx, client, events); err != nil {
+		r.closeEarly(client)
+		fmt.Fprintf(r.e.stderr, "%stimeback send: %v\n", r.clearLine(), err)
+		return exitFailure
+	}
+
+	stopProgress := r.startProgress(client, len(r.ours))
+	flushErr := client.Flush(ctx)
+	stopProgress()
+	if flushErr != nil {
+		r.closeEarly(client)
+		return r.summary(flushErr)
+	}
+	if err := client.Close(context.Background()); err != nil {
+		fmt.Fprintf(r.e.stderr, "timeback send: %v\n", err)
+		return exitFailure
+	}
+	return r.summary(nil)
+}
+
+// queue hands the events to the client, waiting while the queue is full.
+func (r *sendRun) queue(ctx context.Context, client *sender.Client, events []timeback.RawEvent) error {
+	batch := make([]timeback.Event, 0, sendBatch)
+	for start := 0; start < len(events); start += sendBatch {
+		batch = batch[:0]
+		for _, ev := range events[start:min(start+sendBatch, len(events))] {
+			batch = append(batch, ev)
+		}
+		for {
+			err := client.Send(ctx, batch...)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, sender.ErrQueueFull) {
+				return err
+			}
+			select {
+			case <-time.After(r.flags.queueFullRetryDelay):
+			case <-ctx.Done():
+				return fmt.Errorf("interrupted after queueing %d of %d events: %w", start, len(events),
+					ctx.Err())
+			}
+		}
+	}
+	return nil
+}
+
+// closeEarly closes the client at once, leaving what remains in the outbox.
+func (r *sendRun) closeEarly(client *sender.Client) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	client.Close(ctx)
+}
+
+// summary prints the closing line and returns the exit status.
+func (r *sendRun) summary(flushErr error) int {
+	delivered, dead, earlier := r.counts()
+	total := len(r.ours)
+	left := total - delivered - dead
+	var b strings.Builder
+	fmt.Fprintf(&b, "timeback send: %d events: %d delivered, %d dead-lettered", total, delivered, dead)
+	if left > 0 {
+		fmt.Fprintf(&b, ", %d left in the outbox", left)
+	}
+	if earlier > 0 {
+		fmt.Fprintf(&b, "; %d events of earlier runs delivered or dead-lettered", earlier)
+	}
+	fmt.Fprintln(r.e.stdout, b.String())
+
+	switch {
+	case flushErr != nil:
+		fmt.Fprintf(r.e.stderr, "timeback send: stopped before delivery finished (%v); run send again with"+
+			" --outbox %s to resume\n", flushErr, r.flags.outbox)
+		return exitFailure
+	case dead > 0:
+		fmt.Fprintf(r.e.stderr, "timeback send: list the rejected events with: timeback outbox dead --outbox %s\n",
+			r.flags.outbox)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// terminal reports whether the progress bar is drawn: stderr is a terminal
+// and --no-progress is not given.
+func (r *sendRun) terminal() bool { return r.tty && !r.flags.progressDisabled }
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// clearLine returns the escape sequence that erases the progress bar before
+// other output, or "" when no bar is drawn.
+func (r *sendRun) clearLine() string {
+	if r.terminal() {
+		return "\r\033[K"
+	}
+	return ""
+}
+
+// startProgress draws the progress bar every 100 ms until the returned
+// function is called.
+func (r *sendRun) startProgress(client *sender.Client, total int) func() {
+	if !r.terminal() || total == 0 {
+		return func() {}
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			r.drawProgress(client, total)
+			select {
+			case <-tick.C:
+			case <-stop:
+				fmt.Fprint(r.e.stderr, r.clearLine())
+				return
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+	}
+}
+
+func (r *sendRun) drawProgress(client *sender.Client, total int) {
+	const width = 30
+	delivered, dead, _ := r.counts()
+	filled := (delivered + dead) * width / total
+	st := client.Stats()
+	line := fmt.Sprintf("[%s%s] %d/%d delivered, %d dead-lettered, %d retried",
+		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), delivered, total, dead, st.Retried)
+	fmt.Fprint(r.e.stderr, "\r\033[K"+line)
+}
+
+// lineClearer writes log records to stderr below the progress bar.
+type lineClearer struct{ r *sendRun }
+
+func (w lineClearer) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(w.r.e.stderr, w.r.clearLine()); err != nil {
+		return 0, err
+	}
+	return w.r.e.stderr.Write(p)
 }

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/timeback/timeback-go"
+	"github.com/timeback/timeback-go/caliper"
+	"github.com/timeback/timeback-go/internal/testbin"
+	"github.com/timeback/timeback-go/sqlite"
+)
+
+// runWith runs the CLI in-process with ctx and returns its exit status and
+// output.
+func runWith(ctx context.Context, args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, env{strings.NewReader(""), &stdout, &stderr}, args)
+	return code, stdout.String(), stderr.String()
+}
+
+func sendEventID(i int) string {
+	return fmt.Sprintf("urn:uuid:00000000-0000-4000-8000-%012d", i)
+}
+
+// sendEventJSON returns a valid TimeSpentEvent with the id of i.
+func sendEventJSON(t *testing.T, i int) string {
+	t.Helper()
+	ev, err := timeback.NewTimeSpent(timeback.Common{
+		ID:        sendEventID(i),
+		EventTime: time.Date(2026, 1, 27, 10, 3, 0, 0, time.UTC),
+		Actor: timeback.User{
+			ID:    "https://api.alpha-1edtech.ai/ims/oneroster/rostering/v1p2/users/student-1",
+			Email: "student-1@example.com",
+		},
+		Object: timeback.ActivityContext{
+			ID:      "https://app.example.com/activities/fractions",
+			Subject: timeback.SubjectMath,
+			AppName: "Example App",
+		},
+	}, timeback.TimeItem{Type: timeback.TimeActive, Seconds: 15})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ev.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func sendEnvelopeJSON(t *testing.T, ids ...int) string {
+	var data []string
+	for _, i := range ids {
+		data = append(data, sendEventJSON(t, i))
+	}
+	return `{"sensor":"https://app.example.com/sensor","sendTime":"2026-01-27T10:04:00.000Z",` +
+		`"dataVersion":"` + caliper.ContextV1p2 + `","data":[` + strings.Join(data, ",") + `]}`
+}
+
+func writeSendFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func eventStored(t *testing.T, base, id string) bool {
+	t.Helper()
+	resp, err := http.Get(base + "/caliper/events/" + id)
+	if err != nil {
+		t.Fatalf("get event %s: %v", id, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func TestSendDeliversFiles(t *testing.T) {
+	base := testbin.StartServer(t)
+	dir := t.TempDir()
+	files := []string{
+		writeSendFile(t, dir, "event.json", sendEventJSON(t, 0)),
+		writeSendFile(t, dir, "envelope.json", sendEnvelopeJSON(t, 1, 2)),
+		writeSendFile(t, dir, "events.ndjson", sendEventJSON(t, 3)+"\n"+sendEventJSON(t, 4)+"\n\n"+
+			sendEventJSON(t, 5)+"\n"),
+		writeSendFile(t, dir, "array.json", "["+sendEventJSON(t, 6)+","+sendEventJSON(t, 7)+"]"),
+	}
+	outbox := filepath.Join(dir, "outbox.db")
+
+	args := append([]string{"send", "--endpoint", base, "--outbox", outbox}, files...)
+	code, stdout, stderr := runWith(context.Background(), args...)
+	if code != exitOK {
+		t.Fatalf("send exited %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if want := "timeback send: 8 events: 8 delivered, 0 dead-lettered\n"; stdout != want {
+		t.Errorf("send stdout = %q, want %q", stdout, want)
+	}
+	for i := range 8 {
+		if !eventStored(t, base, sendEventID(i)) {
+			t.Errorf("event %s not stored on the server", sendEventID(i))
+		}
+	}
+}
+
+func TestSendInvalidInputQueuesNothing(t *testing.T) {
+	base := testbin.StartServer(t)
+	dir := t.TempDir()
+	good := writeSendFile(t, dir, "good.json", sendEventJSON(t, 0))
+	bad := writeSendFile(t, dir, "bad.ndjson", sendEventJSON(t, 1)+"\n"+`{"id":"urn:uuid:x","type":"Event"}`+"\n")
+	outbox := filepath.Join(dir, "outbox.db")
+
+	code, _, stderr := runWith(context.Background(), "send", "--endpoint", base, "--outbox", outbox, good, bad)
+	if code != exitFailure {
+		t.Errorf("send with an invalid event exited %d, want %d", code, exitFailure)
+	}
+	if !strings.Contains(stderr, "bad.ndjson:2: invalid") || !strings.Contains(stderr, "nothing was queued") {
+		t.Errorf("stderr does not name bad.ndjson:2 and say nothing was queued:\n%s", stderr)
+	}
+	if eventStored(t, base, sendEventID(0)) {
+		t.Errorf("event of the valid file was sent although another file is invalid")
+	}
+	if _, err := os.Stat(outbox); err == nil {
+		t.Errorf("outbox %s was created for a rejected run", outbox)
+	}
+}
+
+func TestSendUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	file := writeSendFile(t, dir, "event.json", sendEventJSON(t, 0))
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no destination", []string{file}, "give --endpoint URL or --env"},
+		{"both destinations", []string{"--endpoint", "http://127.0.0.1:1", "--env", "staging", file},
+			"both given"},
+		{"bad env", []string{"--env", "prod", file}, `--env "prod"`},
+		{"token and client id", []string{"--endpoint", "http://127.0.0.1:1", "--token", "t",
+			"--client-id", "c", file}, "--token and --client-id"},
+		{"client id without secret", []string{"--endpoint", "http://127.0.0.1:1", "--client-id", "c", file},
+			"--client-secret-file"},
+		{"missing secret file", []string{"--endpoint", "http://127.0.0.1:1", "--client-id", "c",
+			"--client-secret-file", filepath.Join(dir, "none"), "--token-url", "http://127.0.0.1:1/t", file},
+			"read --client-secret-file"},
+		{"missing file", []string{"--endpoint", "http://127.0.0.1:1", "--outbox", filepath.Join(dir, "o.db"),
+			filepath.Join(dir, "missing.json")}, "missing.json"},
+		{"unknown flag", []string{"--endpoit", "http://127.0.0.1:1", file}, "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runWith(context.Background(), append([]string{"send"}, tt.args...)...)
+			if code != exitUsage {
+				t.Errorf("send %v exited %d, want %d", tt.args, code, exitUsage)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("send %v stderr does not contain %q:\n%s", tt.args, tt.want, stderr)
+			}
+		})
+	}
+}
+
+// rejectingEndpoint replies 400 to every envelope.
+func rejectingEndpoint(t *testing.T) *httptest.Server {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"status":"error","message":"invalid envelope","errors":[{"path":"/sensor","message":"not allowed"}]}`)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestSendDeadLetterThenRetry(t *testing.T) {
+	dir := t.TempDir()
+	file := writeSendFile(t, dir, "event.json", sendEventJSON(t, 0))
+	outbox := filepath.Join(dir, "outbox.db")
+	ctx := context.Background()
+
+	code, stdout, stderr := runWith(ctx, "send", "--endpoint", rejectingEndpoint(t).URL, "--outbox", outbox, file)
+	if code != exitFailure {
+		t.Errorf("send to a rejecting endpoint exited %d, want %d", code, exitFailure)
+	}
+	if want := "1 events: 0 delivered, 1 dead-lettered"; !strings.Contains(stdout, want) {
+		t.Errorf("send stdout = %q, want it to contain %q", stdout, want)
+	}
+	if !strings.Contains(stderr, "timeback outbox dead --outbox "+outbox) {
+		t.Errorf("send stderr does not point at timeback outbox dead:\n%s", stderr)
+	}
+
+	code, stdout, _ = runWith(ctx, "outbox", "dead", "--outbox", outbox)
+	if code != exitOK || !strings.Contains(stdout, sendEventID(0)) || !strings.Contains(stdout, "400 invalid envelope") {
+		t.Errorf("outbox dead exited %d with %q, want the event id and the 400 message", code, stdout)
+	}
+	code, stdout, _ = runWith(ctx, "outbox", "stats", "--outbox", outbox)
+	if code != exitOK || !strings.Contains(stdout, "dead letters:  1") || !strings.Contains(stdout, "queued:        0 events") {
+		t.Errorf("outbox stats exited %d with:\n%s", code, stdout)
+	}
+	code, stdout, _ = runWith(ctx, "outbox", "retry", "--outbox", outbox)
+	if code != exitOK || !strings.Contains(stdout, "requeued 1 dead letters") {
+		t.Errorf("outbox retry exited %d with %q, want 1 requeued", code, stdout)
+	}
+
+	base := testbin.StartServer(t)
+	code, stdout, stderr = runWith(ctx, "send", "--endpoint", base, "--outbox", outbox)
+	if code != exitOK {
+		t.Fatalf("send of the requeued event exited %d; stderr:\n%s", code, stderr)
+	}
+	if want := "1 events of earlier runs"; !strings.Contains(stdout, want) {
+		t.Errorf("send stdout = %q, want it to contain %q", stdout, want)
+	}
+	if !eventStored(t, base, sendEventID(0)) {
+		t.Errorf("requeued event not stored")
+	}
+}
+
+func TestSendInterruptedLeavesEvents(t *testing.T) {
+	dir := t.TempDir()
+	file := writeSendFile(t, dir, "envelope.json", sendEnvelopeJSON(t, 0, 1, 2))
+	outbox := filepath.Join(dir, "outbox.db")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + l.Addr().String()
+	l.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	code, stdout, stderr := runWith(ctx, "send", "--endpoint", down, "--outbox", outbox, file)
+	if code != exitFailure {
+		t.Errorf("interrupted send exited %d, want %d", code, exitFailure)
+	}
+	if !strings.Contains(stdout, "3 left in the outbox") || !strings.Contains(stderr, "to resume") {
+		t.Errorf("interrupted send output does not report 3 events left and how to resume:\n%s%s", stdout, stderr)
+	}
+	code, stdout, _ = runWith(context.Background(), "outbox", "stats", "--outbox", outbox, "--json")
+	if code != exitOK || !strings.Contains(stdout, `"queued":3`) {
+		t.Errorf("outbox stats --json = %d %q, want 3 queued", code, stdout)
+	}
+}
+
+func TestSendOAuth(t *testing.T) {
+	var mu sync.Mutex
+	fetched := 0
+	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, secret, ok := r.BasicAuth(); !ok || id != "app" || secret != "s3cret" {
+			http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		fetched++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"access_token":"tok","token_type":"Bearer","expires_in":3600}`)
+	}))
+	defer tokens.Close()
+	base := testbin.StartServer(t, "--token", "tok")
+	dir := t.TempDir()
+	file := writeSendFile(t, dir, "event.json", sendEventJSON(t, 0))
+	secret := writeSendFile(t, dir, "secret", "s3cret\n")
+
+	code, _, stderr := runWith(context.Background(), "send", "--endpoint", base, "--outbox",
+		filepath.Join(dir, "outbox.db"), "--client-id", "app", "--client-secret-file", secret,
+		"--token-url", tokens.URL+"/oauth2/token", file)
+	if code != exitOK {
+		t.Fatalf("send with OAuth2 exited %d; stderr:\n%s", code, stderr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fetched != 1 {
+		t.Errorf("token endpoint called %d times, want 1", fetched)
+	}
+}
+
+func TestOutboxUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"outbox"}, exitUsage, "give one action"},
+		{[]string{"outbox", "purge", "--outbox", filepath.Join(dir, "o.db")}, exitUsage, `unknown action "purge"`},
+		{[]string{"outbox", "stats", "--id", "x"}, exitUsage, "--id applies to retry only"},
+		{[]string{"outbox", "dead", "--limit", "-1"}, exitUsage, "--limit -1"},
+		{[]string{"outbox", "stats", "--outbox", filepath.Join(dir, "missing.db")}, exitFailure, "missing.db"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := runWith(context.Background(), tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v exited %d with %q, want %d and %q", tt.args, code, stderr, tt.code, tt.want)
+		}
+	}
+}
+
+func TestOutboxLockedBySender(t *testing.T) {
+	dir := t.TempDir()
+	outbox := filepath.Join(dir, "outbox.db")
+	code, _, _ := runWith(context.Background(), "send", "--endpoint", rejectingEndpoint(t).URL, "--outbox", outbox,
+		writeSendFile(t, dir, "e.json", sendEventJSON(t, 0)))
+	if code != exitFailure {
+		t.Fatalf("send exited %d, want %d", code, exitFailure)
+	}
+	held, err := sqlite.OpenOutbox(context.Background(), outbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	code, _, stderr := runWith(context.Background(), "outbox", "stats", "--outbox", outbox)
+	if code != exitFailure || !strings.Contains(stderr, "locked by another process") {
+		t.Errorf("outbox stats on a locked outbox exited %d with %q, want a lock error", code, stderr)
+	}
+}
