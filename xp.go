@@ -31,7 +31,7 @@ func FocusedMinutes(active time.Duration) float64 {
 	return active.Minutes()
 }
 
-// XPInput is what the XP rule computes xpEarned from.
+// XPInput is the input of the XP rule.
 type XPInput struct {
 	// Active is the focused time of the run: visible and not paused.
 	Active time.Duration
@@ -46,10 +46,10 @@ type XPInput struct {
 }
 
 // ComputeXP returns the xpEarned of a run by the XP rule of the published
-// Timeback Python SDK: focused minutes times an accuracy factor (0 below 80%
-// correct, 1 from 80%, 1.25 at 100%) times an attempt factor (1, 1/2 and 1/4
-// for attempts 1 to 3, then 0), rounded half-up to one decimal. The result
-// is exact: it is computed in integer nanoseconds, not in floating point.
+// Timeback Python SDK. The rule multiplies the focused minutes by an accuracy
+// factor (0 below 80% correct, 1 from 80%, 1.25 at 100%) and by an attempt
+// factor (1, 1/2 and 1/4 for attempts 1 to 3, then 0). It rounds half-up to
+// one decimal, exactly, because it computes in integer nanoseconds.
 func ComputeXP(in XPInput) (float64, error) {
 	if in.Active < 0 || in.Active > MaxXPActive {
 		return 0, xpErrorf("active", "active time %v is outside 0 to %v", in.Active, MaxXPActive)

@@ -30,8 +30,8 @@ func (SystemClock) Now() time.Time { return time.Now() }
 // AfterFunc calls time.AfterFunc.
 func (SystemClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
 
-// FakeClock is a Clock that moves only when told to, for tests and
-// simulations. Timers fire inside Advance and Set, in the goroutine that
+// FakeClock is a Clock for tests and simulations that moves only in Advance
+// and Set. Timers fire inside Advance and Set, in the goroutine that
 // calls them, in the order of their due times.
 type FakeClock struct {
 	mu     sync.Mutex

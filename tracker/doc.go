@@ -7,9 +7,10 @@
 // (visible and not paused) and inactive time (paused or hidden), in
 // milliseconds, dated with the window's start and end. Consecutive windows
 // of a session share their boundaries, so they tile the tracked time with
-// no gap and no overlap; a window longer than 86400 s is split. After the
+// no gap and no overlap. A window longer than 86400 s is split. After the
 // hidden timeout (10 min by default) heartbeats stop, and the time away is
-// not reported: a fresh window starts when the activity is visible again.
+// not reported, because a fresh window starts when the activity is visible
+// again.
 //
 //	t, err := tracker.New(tracker.Config{Sink: client}) // client is a *sender.Client
 //	run, err := t.Start(ctx, tracker.Activity{Actor: student, Object: lesson, CourseID: "MATH-3"})

@@ -36,9 +36,9 @@ func (w Window) Items() []timeback.TimeItem {
 
 // itemSeconds returns d in seconds as the nearest decimal with three places.
 // NOTE: the event constructor and the Caliper validator compare an item
-// with its window as window.Seconds(), which for some windows is one unit
-// in the last place below that decimal (1949 ms gives 1.9489999999999998),
-// so an item that fills its window takes the window's own value.
+// with window.Seconds(), which for some windows is one unit in the last
+// place below the decimal: 1949 ms gives 1.9489999999999998. An item that
+// fills its window therefore takes the window's own value.
 func itemSeconds(d, window time.Duration) float64 {
 	s := float64(d.Milliseconds()) / 1000
 	if ws := window.Seconds(); s > ws {

@@ -12,9 +12,9 @@ import (
 	"github.com/timeback/timeback-go/tracker"
 )
 
-// model is a reference for what a run must report: it integrates the
-// state over clock time lazily, at each action, and knows nothing of
-// heartbeats or windows.
+// model is a reference for the totals a run must report. It integrates the
+// state over clock time lazily, at each action, without heartbeats or
+// windows.
 type model struct {
 	timeout time.Duration
 
@@ -174,8 +174,8 @@ func TestWindowsTileRun(t *testing.T) {
 	})
 }
 
-// checkAction fails unless err is errWhen when the model says so, and
-// otherwise nil or ErrClockBackwards for a clock behind a time already read.
+// checkAction fails unless err is errWhen where the model expects it, and
+// otherwise nil, or ErrClockBackwards for a clock behind a time already read.
 func checkAction(rt *rapid.T, m *model, action string, err error, when bool, errWhen error) {
 	if when {
 		if !errors.Is(err, errWhen) {

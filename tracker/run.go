@@ -127,7 +127,7 @@ func (r *Run) Resume() error {
 
 // SetVisible records that the activity is in the foreground (true) or hidden
 // (false). Hidden time is inactive. After HiddenTimeout hidden, the run sends
-// its window up to the timeout and stops heartbeats; becoming visible again
+// its window up to the timeout and stops heartbeats. Becoming visible again
 // starts a fresh window, so the time away is not reported. Setting the
 // visibility the run already has changes nothing.
 func (r *Run) SetVisible(visible bool) error {

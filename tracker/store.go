@@ -13,8 +13,9 @@ import (
 	"time"
 )
 
-// RunState is what a run has reported so far, saved after every delivery to
-// the sink so that the run can resume in another session with its totals.
+// RunState is the progress of a run as reported so far. The tracker saves
+// it after every delivery to the sink, so that the run can resume in
+// another session with its totals.
 type RunState struct {
 	RunID string `json:"runId"`
 	// Active and Inactive are the totals of every window sent.
@@ -92,7 +93,7 @@ func (f FileStore) LoadRun(_ context.Context, runID string) (RunState, error) {
 		return RunState{}, fmt.Errorf("tracker: run state file %s is corrupt: %w", path, err)
 	}
 	if s.RunID != runID {
-		return RunState{}, fmt.Errorf("tracker: run state file %s holds run id %q, not %q",
+		return RunState{}, fmt.Errorf("tracker: run state file %s contains run id %q, not %q",
 			path, s.RunID, runID)
 	}
 	return s, nil
@@ -110,6 +111,7 @@ func (f FileStore) SaveRun(_ context.Context, s RunState) error {
 	if err != nil {
 		return fmt.Errorf("tracker: encode run state: %w", err)
 	}
+
 	tmp, err := os.CreateTemp(f.Dir, ".run-*.tmp")
 	if err != nil {
 		return fmt.Errorf("tracker: save run state: %w", err)
@@ -126,6 +128,7 @@ func (f FileStore) SaveRun(_ context.Context, s RunState) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("tracker: save run state: %w", err)
 	}
+
 	if err := os.Rename(tmp.Name(), f.path(s.RunID)); err != nil {
 		return fmt.Errorf("tracker: save run state: %w", err)
 	}

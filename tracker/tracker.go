@@ -122,7 +122,8 @@ func newRunID() string {
 	return strings.TrimPrefix(timeback.NewEventID(), "urn:uuid:")
 }
 
-// Activity is what a run tracks.
+// Activity is the subject of a run: the student, the activity and the
+// course.
 type Activity struct {
 	Actor  timeback.User
 	Object timeback.ActivityContext

@@ -236,7 +236,7 @@ func TestScenarios(t *testing.T) {
 				advance(30 * time.Second), pause(), advance(5 * time.Second), end()},
 			// The pause and end at 10 s fail, because the heartbeat at 15 s
 			// came first. The heartbeat due at 30 s fires when the clock reads
-			// 30 s again; the pause at 40 s falls into the window up to 45 s.
+			// 30 s again, and the pause at 40 s falls into the window up to 45 s.
 			want: []tracker.Window{win(0, 15*time.Second, 15*time.Second),
 				win(15*time.Second, 30*time.Second, 15*time.Second),
 				win(30*time.Second, 45*time.Second, 10*time.Second)},

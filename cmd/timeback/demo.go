@@ -369,8 +369,9 @@ func (s *simulation) dayOne(ctx context.Context) (string, questions, error) {
 		return "", q, err
 	}
 	s.say("starts %q (%s), run %s", demoFractions.title, demoFractions.object.Subject, run.ID())
+
 	s.answer(&q, 6, 5, 40*time.Second)
-	s.say("has answered 6 questions, 5 right; pauses for a break")
+	s.say("has answered 6 questions, 5 right, and pauses for a break")
 	if err := run.Pause(); err != nil {
 		return "", q, err
 	}
@@ -379,19 +380,21 @@ func (s *simulation) dayOne(ctx context.Context) (string, questions, error) {
 	if err := run.Resume(); err != nil {
 		return "", q, err
 	}
+
 	s.answer(&q, 2, 2, 90*time.Second)
-	s.say("has answered 2 more, both right; switches to another tab")
+	s.say("has answered 2 more, both right, and switches to another tab")
 	if err := run.SetVisible(false); err != nil {
 		return "", q, err
 	}
 	s.clock.Advance(14 * time.Minute)
-	s.say("comes back after 14 min; the time past the %d min hidden timeout is not counted",
+	s.say("comes back after 14 min: the time past the %d min hidden timeout is not counted",
 		int(tracker.DefaultHiddenTimeout/time.Minute))
 	if err := run.SetVisible(true); err != nil {
 		return "", q, err
 	}
+
 	s.clock.Advance(time.Minute)
-	s.say("closes the app: the run ends without completion")
+	s.say("closes the app, so the run ends without completion")
 	if err := run.End(ctx); err != nil {
 		return "", q, err
 	}
@@ -411,7 +414,7 @@ func (s *simulation) dayTwo(ctx context.Context, fractionsID string, q questions
 	}
 	s.say("resumes run %s of %q", run.ID(), demoFractions.title)
 	s.answer(&q, 2, 2, 150*time.Second)
-	s.say("has answered %d questions, %d right; completes", q.total, q.correct)
+	s.say("has answered %d questions, %d right, and completes", q.total, q.correct)
 	if err := run.Complete(ctx, q.metrics()); err != nil {
 		return err
 	}
@@ -424,7 +427,7 @@ func (s *simulation) dayTwo(ctx context.Context, fractionsID string, q questions
 	}
 	s.say("starts %q (%s), run %s", demoMainIdea.title, demoMainIdea.object.Subject, run.ID())
 	s.answer(&q2, 5, 5, 72*time.Second)
-	s.say("has answered 5 questions, all right; completes")
+	s.say("has answered 5 questions, all right, and completes")
 	if err := run.Complete(ctx, q2.metrics()); err != nil {
 		return err
 	}
@@ -455,7 +458,7 @@ func (s *simulation) check(runs []demoRun) error {
 	return nil
 }
 
-// demoRun is what the server stored for one run.
+// demoRun is the sum of the events the server stored for one run.
 type demoRun struct {
 	id          string
 	activity    string
@@ -506,6 +509,7 @@ func fetchEvents(ctx context.Context, srv *demoServer, cursor string) ([]json.Ra
 	if cursor != "" {
 		q.Set("cursor", cursor)
 	}
+
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.url+"/caliper/events?"+q.Encode(), nil)
 	if err != nil {
 		return nil, "", err
@@ -523,6 +527,7 @@ func fetchEvents(ctx context.Context, srv *demoServer, cursor string) ([]json.Ra
 	if resp.StatusCode != http.StatusOK {
 		return nil, "", fmt.Errorf("list the stored events: %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
+
 	var reply struct {
 		Events     []json.RawMessage `json:"events"`
 		Pagination struct {

@@ -38,9 +38,9 @@ func parseDemoRows(t *testing.T, out string) []demoRow {
 	return rows
 }
 
-// wantDemoRows are the demo's runs as the server must store them: Fractions
-// has 4 + 3 + 1 min active on the first day and 5 on the second, 2 min
-// paused and 10 min hidden up to the timeout; 90% accuracy earns its 13
+// wantDemoRows are the demo's runs as the server must store them. Fractions
+// has 4 + 3 + 1 min active on the first day and 5 on the second, with 2 min
+// paused and 10 min hidden up to the timeout. Its 90% accuracy earns the 13
 // focused minutes. Main idea has 6 min at 100%, so 1.25 × 6 = 7.5 XP.
 var wantDemoRows = []demoRow{
 	{"Fractions", "101", "13m00s", "12m00s", "13", "90% (9/10)"},
