@@ -185,7 +185,7 @@ func (h *Handler) Close() { h.committer.close() }
 
 // authenticate rejects requests without one of the configured Bearer
 // tokens. Every token is compared, in constant time on SHA-256 digests, so
-// that the reply time tells nothing about a token's content or length.
+// that the reply time reveals nothing about a token's content or length.
 func (h *Handler) authenticate(next http.Handler) http.Handler {
 	if len(h.tokens) == 0 {
 		return next
@@ -265,9 +265,9 @@ func (h *Handler) observeCommit(groupSize int, took time.Duration, err error) {
 	}
 }
 
-// rejected counts an envelope that was not stored and logs it, at most
-// RejectLogRate records a second; the records left out are counted in the
-// next one.
+// rejected counts an envelope that was not stored and logs it. At most
+// RejectLogRate records a second are written, and the next record written
+// counts the ones left out.
 func (h *Handler) rejected(r *http.Request, sensor, reason string, err error) {
 	h.metrics.rejected.WithLabelValues(reason).Inc()
 	h.rejectMu.Lock()

@@ -21,8 +21,8 @@ import (
 //
 // Seq is the rowid, so store order is commit order: one writer at a time
 // holds SQLite's write lock, and rows are never deleted. Digest is the
-// SHA-256 of the event's canonical JSON, which tells a duplicate from a
-// conflict without keeping a second copy of the event.
+// SHA-256 of the event's canonical JSON, which distinguishes a duplicate
+// from a conflict without keeping a second copy of the event.
 var storeMigrations = []string{
 	`CREATE TABLE events (
 		seq         INTEGER PRIMARY KEY,
@@ -109,8 +109,9 @@ func (s *Store) checkOpen() error {
 	return nil
 }
 
-// Append stores the batches in one immediate transaction. Each batch runs
-// inside a savepoint, so a conflict rolls back that batch alone.
+// Append stores the batches in one immediate transaction. A batch that
+// conflicts is left out before any of its rows is written, so the other
+// batches still commit.
 func (s *Store) Append(ctx context.Context, batches []*timeback.Batch) ([]timeback.AppendResult, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
@@ -149,7 +150,7 @@ func unavailable(step string, err error) error {
 
 // appendWriter holds the prepared statements of one Append transaction and
 // the ids it has stored so far, so that a later batch of the same
-// transaction sees an earlier one's events as duplicates.
+// transaction finds an earlier one's events as duplicates.
 type appendWriter struct {
 	s       *Store
 	tx      *sql.Tx
@@ -160,7 +161,7 @@ type appendWriter struct {
 	jobs    map[string]bool
 }
 
-// storedID is what a duplicate check needs of a stored event.
+// storedID is the sequence number and content digest of a stored event.
 type storedID struct {
 	seq    int64
 	digest [sha256.Size]byte

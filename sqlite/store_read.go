@@ -66,7 +66,7 @@ func (s *Store) Events(ctx context.Context, q timeback.EventQuery) (*timeback.Ev
 		where = append(where, "event_time <= ?")
 		args = append(args, q.End.UnixMilli())
 	}
-	// One row more than the page tells whether a next page exists.
+	// Reading one row more than the page shows whether a next page exists.
 	args = append(args, limit+1, q.Offset)
 	query := `SELECT ` + eventColumns + ` FROM events WHERE ` + strings.Join(where, " AND ") +
 		` ORDER BY seq LIMIT ? OFFSET ?`

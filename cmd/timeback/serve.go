@@ -118,8 +118,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	}
 	cfg.db = path
 	if len(cfg.tokens) == 0 && !isLoopback(cfg.addr) {
-		return nil, fmt.Errorf("refusing to serve on %s without authentication: "+
-			"give --token or --token-file, or listen on 127.0.0.1", cfg.addr)
+		return nil, fmt.Errorf("invalid --addr %s without authentication: it is not a loopback address, "+
+			"so give --token or --token-file, or listen on 127.0.0.1", cfg.addr)
 	}
 	return cfg, nil
 }
