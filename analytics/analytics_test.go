@@ -283,6 +283,9 @@ func TestDashboardPages(t *testing.T) {
 			t.Errorf("%s: status %d: %s", tt.path, resp.StatusCode, body)
 			continue
 		}
+		if strings.Contains(string(body), "<script") {
+			t.Errorf("%s: page has a script, but the dashboard must work without JavaScript", tt.path)
+		}
 		for _, w := range tt.want {
 			if !strings.Contains(string(body), w) {
 				t.Errorf("%s: page lacks %s", tt.path, w)
