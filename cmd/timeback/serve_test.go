@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -449,4 +451,119 @@ func TestServeGracefulShutdown(t *testing.T) {
 			t.Errorf("event %s got a 200 before shutdown but is not stored: status %d", id, r.status)
 		}
 	}
+}
+
+func TestServeSurvivesBadInput(t *testing.T) {
+	s := testbin.Start(t, "--max-body", "4096", "--read-timeout", "1s")
+	valid := serveEnvelope(fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID))
+	big := serveEnvelope(fmt.Sprintf(serveTimeSpentEvent, serveID(1, 1)), fmt.Sprintf(serveTimeSpentEvent, serveID(1, 2)),
+		fmt.Sprintf(serveTimeSpentEvent, serveID(1, 3)), fmt.Sprintf(serveTimeSpentEvent, serveID(1, 4)))
+
+	// A reader without a length makes the client send a chunked body.
+	req, _ := http.NewRequest("POST", s.URL+"/caliper/event", io.MultiReader(strings.NewReader(big)))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("chunked post: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("chunked body over the limit: status %d, want 413", resp.StatusCode)
+	}
+
+	for _, tt := range []struct {
+		name        string
+		contentType string
+		want        int
+	}{
+		{"charset latin1", "application/json; charset=latin1", http.StatusUnsupportedMediaType},
+		{"form", "application/x-www-form-urlencoded", http.StatusUnsupportedMediaType},
+		{"broken parameters", "application/json;;=", http.StatusUnsupportedMediaType},
+	} {
+		req, _ := http.NewRequest("POST", s.URL+"/caliper/event", strings.NewReader(valid))
+		req.Header.Set("Content-Type", tt.contentType)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s: status %d, want %d", tt.name, resp.StatusCode, tt.want)
+		}
+	}
+
+	for _, tt := range []struct {
+		path string
+		want int
+	}{
+		{"/caliper/events?limit=-1", http.StatusBadRequest},
+		{"/caliper/events?limit=1000000000", http.StatusBadRequest},
+		{"/caliper/events?limit=10%5E9", http.StatusBadRequest},
+		{"/caliper/events?startDate=27%2F01%2F2026", http.StatusBadRequest},
+		{"/caliper/events?endDate=2026-01-27%2010:00:00", http.StatusBadRequest},
+		{"/caliper/events/urn:uuid:1%27%3B%20DROP%20TABLE%20events%3B--", http.StatusNotFound},
+		{"/caliper/events?actorId=%27%20OR%201%3D1--", http.StatusOK},
+		{"/jobs/%27%20OR%20%271%27%3D%271/status", http.StatusNotFound},
+	} {
+		if r := serveGet(t, s.URL, tt.path); r.status != tt.want {
+			t.Errorf("GET %s: status %d, want %d; body %s", tt.path, r.status, tt.want, r.body)
+		}
+	}
+
+	// A body that stops before its declared length, and a client that
+	// sends one byte every 300 ms against a read timeout of 1 s.
+	conn, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST /caliper/event HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
+		"Content-Length: %d\r\n\r\n%s", len(valid)+50, valid)
+	conn.(*net.TCPConn).CloseWrite()
+	if status := readStatus(t, conn); status != http.StatusBadRequest {
+		t.Errorf("body that ends early: status %d, want 400", status)
+	}
+	conn.Close()
+
+	slow, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	fmt.Fprintf(slow, "POST /caliper/event HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
+		"Content-Length: %d\r\n\r\n", len(valid))
+	for i := range 5 {
+		if _, err := slow.Write([]byte{valid[i]}); err != nil {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if status := readStatus(t, slow); status != http.StatusBadRequest {
+		t.Errorf("slow client: status %d, want 400", status)
+	}
+
+	// The server still serves.
+	if r := serveGet(t, s.URL, "/healthz"); r.status != http.StatusOK {
+		t.Errorf("healthz after bad input: status %d", r.status)
+	}
+	r, err := servePost(t, http.DefaultClient, s.URL, "/caliper/event", valid)
+	if err != nil || r.status != http.StatusOK {
+		t.Errorf("valid post after bad input: %v, status %d, body %s", err, r.status, r.body)
+	}
+	for _, want := range []string{"reason=too_large", "reason=unsupported_media_type", "reason=bad_body", "reason=timeout"} {
+		if !strings.Contains(s.Log(), want) {
+			t.Errorf("log lacks a rejection with %s", want)
+		}
+	}
+}
+
+func readStatus(t *testing.T, conn net.Conn) int {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Errorf("read reply: %v", err)
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
