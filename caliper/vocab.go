@@ -80,6 +80,8 @@ var entityDefs = []classDef{
 	{"Document", "DigitalResource", ""},
 	{"Chapter", "DigitalResource", ""},
 	{"Page", "DigitalResource", ""},
+	// Reading is deprecated since Caliper 1.1 but still a term of the 1.2 context.
+	{"Reading", "DigitalResource", ""},
 	{"WebPage", "DigitalResource", ""},
 	{"Frame", "DigitalResource", "index:integer"},
 	{"Score", "Entity", "attempt:Attempt; maxScore:decimal; scoreGiven:decimal; scoredBy:Agent; comment:string"},
