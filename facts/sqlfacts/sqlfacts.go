@@ -333,3 +333,21 @@ func (r Reader) strings(ctx context.Context, step, query string, args ...any) ([
 func unavailable(step string, err error) error {
 	return &timeback.Error{Code: timeback.CodeUnavailable, Message: "sqlfacts: " + step + " failed", Err: err}
 }
+
+// OpenReader opens the SQLite file at path read-only, for programs such as
+// timeback report that read facts while a server writes them. It fails when
+// the file is missing or has no facts tables.
+func OpenReader(ctx context.Context, path string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return nil, fmt.Errorf("sqlfacts: open %s: %w", path, err)
+	}
+	var version int
+	err = db.QueryRowContext(ctx, `SELECT version FROM facts_schema`).Scan(&version)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlfacts: %s has no facts tables (%v): give the database of a timeback serve "+
+			"that keeps facts", path, err)
+	}
+	return db, nil
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/timeback/timeback-go"
+	"github.com/timeback/timeback-go/facts/sqlfacts"
+	"github.com/timeback/timeback-go/internal/storetest"
+	"github.com/timeback/timeback-go/sqlite"
+)
+
+// seedReportDB writes a SQLite file with one student's heartbeats across
+// Kolkata midnight (18:30 UTC) and a completion, and returns its path.
+func seedReportDB(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := sqlfacts.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.Open(ctx, path, sqlite.Config{Facts: sqlfacts.Writer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	start := time.Date(2026, 1, 27, 18, 29, 0, 0, time.UTC)
+	events := [][]byte{
+		storetest.Heartbeat(storetest.EventID(1), storetest.Student(1), "r", start, start.Add(2*time.Minute), 120, 0),
+		storetest.Completed(storetest.EventID(2), storetest.Student(1), "r", start.Add(2*time.Minute), 2, 4, 3),
+	}
+	res, err := s.Append(ctx, []*timeback.Batch{storetest.NewBatch(t, "job-1", storetest.Sensor, events...)})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("seed: %v, %+v", err, res)
+	}
+	return path
+}
+
+func runReportArgs(args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), env{strings.NewReader(""), &stdout, &stderr}, args)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestReportFormats(t *testing.T) {
+	path := seedReportDB(t)
+	base := []string{"report", "--db", "sqlite:" + path, "--student", storetest.Student(1),
+		"--tz", "Asia/Kolkata", "--from", "2026-01-27", "--to", "2026-01-28"}
+
+	code, out, errOut := runReportArgs(append(base, "--format", "csv")...)
+	if code != exitOK {
+		t.Fatalf("csv: exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	want := []string{
+		"date,xp,active_min,inactive_min,waste_min,unknown_min,anti_pattern_min,questions,correct,accuracy,mastered_units,completions",
+		"2026-01-27,0,1.00,0.00,0.00,0.00,0.00,0,0,,0,0",
+		"2026-01-28,2,1.00,0.00,0.00,0.00,0.00,4,3,75.0%,1,1",
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("csv =\n%s\nwant\n%s", out, strings.Join(want, "\n"))
+	}
+
+	code, out, errOut = runReportArgs(append(base, "--format", "json")...)
+	if code != exitOK {
+		t.Fatalf("json: exit %d: %s", code, errOut)
+	}
+	var d struct {
+		TZ   string
+		Days []struct{ ActiveSeconds, XP float64 }
+	}
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatalf("json: %v in %s", err, out)
+	}
+	if d.TZ != "Asia/Kolkata" || len(d.Days) != 2 || d.Days[0].ActiveSeconds != 60 || d.Days[1].XP != 2 {
+		t.Errorf("json = %+v, want two Kolkata days of 60 active seconds, 2 XP on the second", d)
+	}
+
+	code, out, errOut = runReportArgs(base...)
+	if code != exitOK {
+		t.Fatalf("table: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "2026-01-28") || !strings.Contains(out, "75.0%") {
+		t.Errorf("table lacks the second day's row:\n%s", out)
+	}
+	if strings.Contains(out, "Flagged runs") {
+		t.Errorf("table flags a run of 2 XP over 2 focused minutes:\n%s", out)
+	}
+}
+
+func TestReportBadInput(t *testing.T) {
+	path := seedReportDB(t)
+	tests := []struct {
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{[]string{"--tz", "Mars/Base"}, exitUsage, `invalid --tz: unknown time zone "Mars/Base"`},
+		{[]string{"--from", "2026-02-01", "--to", "2026-01-01"}, exitUsage, "from 2026-02-01 is after to 2026-01-01"},
+		{[]string{"--from", "2016-01-01", "--to", "2026-01-01"}, exitUsage, "more than the maximum of 371"},
+		{[]string{"--format", "xml"}, exitUsage, `invalid --format "xml"`},
+		{[]string{"--db", filepath.Join(t.TempDir(), "none.db")}, exitFailure, "has no facts tables"},
+	}
+	for _, tt := range tests {
+		args := append([]string{"report", "--db", path, "--student", storetest.Student(1)}, tt.args...)
+		code, _, errOut := runReportArgs(args...)
+		if code != tt.wantCode || !strings.Contains(errOut, tt.wantErr) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tt.args, code, errOut, tt.wantCode, tt.wantErr)
+		}
+	}
+	if code, _, errOut := runReportArgs("report", "--db", path); code != exitUsage || !strings.Contains(errOut, "missing --student") {
+		t.Errorf("without --student: exit %d, stderr %q", code, errOut)
+	}
+}
