@@ -130,7 +130,6 @@ func openFacts(ctx context.Context, db string) (facts.Source, func(), error) {
 	return sqlfacts.Reader{DB: conn}, func() { conn.Close() }, nil
 }
 
-
 var reportColumns = []string{"date", "xp", "active_min", "inactive_min", "waste_min", "unknown_min",
 	"anti_pattern_min", "questions", "correct", "accuracy", "mastered_units", "completions"}
 
