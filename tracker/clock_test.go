@@ -1,6 +1,7 @@
 package tracker_test
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -66,4 +67,55 @@ func TestFakeClockAdvanceNegativePanics(t *testing.T) {
 		}
 	}()
 	tracker.NewFakeClock(testStart).Advance(-time.Second)
+}
+
+// TestSystemClockHeartbeats runs heartbeats on real timers, which fire in
+// their own goroutines, against actions of the test goroutine.
+func TestSystemClockHeartbeats(t *testing.T) {
+	flushed := make(chan struct{}, 100)
+	sink := &recordSink{}
+	tr, err := tracker.New(tracker.Config{
+		Sink:              sink,
+		HeartbeatInterval: 2 * time.Millisecond,
+		OnFlush: func(string, tracker.Window) {
+			select {
+			case flushed <- struct{}{}:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := tr.Start(context.Background(), tracker.Activity{Actor: student, Object: lesson, CourseID: "MATH-3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		select {
+		case <-flushed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("heartbeat %d did not come within 10 s", i+1)
+		}
+		if i%2 == 0 {
+			run.Pause()
+		} else {
+			run.Resume()
+		}
+	}
+	if err := run.End(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	got := sink.windows(t)
+	checkWindows(t, got)
+	for i := 1; i < len(got); i++ {
+		if !got[i].Start.Equal(got[i-1].End) {
+			t.Errorf("gap from %v to %v between windows %d and %d", got[i-1].End, got[i].Start, i-1, i)
+		}
+	}
+	active, inactive := sumWindows(got)
+	if span := got[len(got)-1].End.Sub(got[0].Start); active+inactive != span {
+		t.Errorf("windows sum to %v, want the %v they span", active+inactive, span)
+	}
 }

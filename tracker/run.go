@@ -23,6 +23,9 @@ type Run struct {
 	base        time.Time
 	baseReading time.Time
 
+	// mu guards the fields below. A run locks its Tracker's mutex only
+	// while holding mu, except in Start, which locks a run no one else
+	// holds yet.
 	mu    sync.Mutex
 	last  time.Time // latest time recorded by the run
 	meter *Meter    // nil while suspended or with time tracking off

@@ -181,8 +181,12 @@ func (t *Tracker) Start(ctx context.Context, a Activity) (*Run, error) {
 	}
 
 	if !t.cfg.DisableTimeTracking {
+		// The first heartbeat may fire before Start returns, and it locks
+		// the run.
+		r.mu.Lock()
 		r.meter = NewMeter(r.base, true)
 		r.scheduleHeartbeat()
+		r.mu.Unlock()
 	}
 	t.open = r
 	return r, nil
