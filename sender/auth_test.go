@@ -14,8 +14,8 @@ import (
 	"github.com/timeback/timeback-go/sender"
 )
 
-// tokenServer is an OAuth2 token endpoint that hands out "token-1",
-// "token-2", ... and can be told to fail.
+// tokenServer is an OAuth2 token endpoint that issues "token-1",
+// "token-2", ... and fails the requests that fail selects.
 type tokenServer struct {
 	server *httptest.Server
 

@@ -73,7 +73,7 @@ type Config struct {
 	// Logger receives retries, dead letters and errors of the background
 	// sender, rate-limited. Nil discards them.
 	Logger *slog.Logger
-	// Clock tells the time and runs the timers of lingering, backoff and
+	// Clock provides the time and the timers of lingering, backoff and
 	// job polling. Nil means the system clock.
 	Clock Clock
 

@@ -142,7 +142,7 @@ func (c *Client) deliver(batch []Entry, depth int) {
 }
 
 // splits reports whether a rejection with status is split into halves
-// instead of dead-lettering the whole envelope: 413 asks for a smaller
+// instead of dead-lettering the whole envelope: 413 requests a smaller
 // envelope, and 400 and 409 may come from one event among many, which the
 // split isolates.
 func splits(status int) bool {

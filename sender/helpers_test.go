@@ -67,7 +67,7 @@ type reply struct {
 	header http.Header
 	body   string
 	// store stores the envelope's events before replying, as a server
-	// that commits and then fails to answer does.
+	// does that commits and then fails to send its reply.
 	store bool
 	// reset stores nothing, unless store is set, and closes the connection
 	// without a reply.

@@ -93,8 +93,37 @@ type Outbox struct {
 // outboxWrite is one caller's write, run inside a shared transaction.
 type outboxWrite struct {
 	ctx    context.Context
-	apply  func(tx *sql.Tx) error
+	apply  func(tx *outboxTx) error
 	result chan error
+}
+
+// outboxTx is a transaction shared by several writes, with the statements
+// they have in common prepared once.
+type outboxTx struct {
+	*sql.Tx
+	insert, delete *sql.Stmt
+}
+
+func (tx *outboxTx) insertStmt() (*sql.Stmt, error) {
+	if tx.insert == nil {
+		stmt, err := tx.Prepare(`INSERT INTO outbox (event_id, body, enqueued_at) VALUES (?, ?, ?)`)
+		if err != nil {
+			return nil, err
+		}
+		tx.insert = stmt
+	}
+	return tx.insert, nil
+}
+
+func (tx *outboxTx) deleteStmt() (*sql.Stmt, error) {
+	if tx.delete == nil {
+		stmt, err := tx.Prepare(`DELETE FROM outbox WHERE seq = ?`)
+		if err != nil {
+			return nil, err
+		}
+		tx.delete = stmt
+	}
+	return tx.delete, nil
 }
 
 // maxWritesPerCommit bounds how many callers share one transaction, so that
@@ -177,16 +206,14 @@ func (o *Outbox) Append(ctx context.Context, entries []OutboxEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	return o.write(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx,
-			`INSERT INTO outbox (event_id, body, enqueued_at) VALUES (?, ?, ?)`)
+	return o.write(ctx, func(tx *outboxTx) error {
+		stmt, err := tx.insertStmt()
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
 		for i := range entries {
 			e := &entries[i]
-			res, err := stmt.ExecContext(ctx, e.ID, e.JSON, e.EnqueuedAt.UnixMilli())
+			res, err := stmt.Exec(e.ID, e.JSON, e.EnqueuedAt.UnixMilli())
 			if err != nil {
 				return err
 			}
@@ -236,14 +263,13 @@ func (o *Outbox) Delete(ctx context.Context, seqs []int64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
-	return o.write(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `DELETE FROM outbox WHERE seq = ?`)
+	return o.write(ctx, func(tx *outboxTx) error {
+		stmt, err := tx.deleteStmt()
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
 		for _, seq := range seqs {
-			if _, err := stmt.ExecContext(ctx, seq); err != nil {
+			if _, err := stmt.Exec(seq); err != nil {
 				return err
 			}
 		}
@@ -258,24 +284,23 @@ func (o *Outbox) DeadLetter(ctx context.Context, entries []OutboxEntry, status i
 	if len(entries) == 0 {
 		return nil
 	}
-	return o.write(ctx, func(tx *sql.Tx) error {
-		ins, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO dead_letter
+	return o.write(ctx, func(tx *outboxTx) error {
+		ins, err := tx.Prepare(`INSERT OR REPLACE INTO dead_letter
 			(seq, event_id, body, enqueued_at, status, message, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer ins.Close()
-		del, err := tx.PrepareContext(ctx, `DELETE FROM outbox WHERE seq = ?`)
+		del, err := tx.deleteStmt()
 		if err != nil {
 			return err
 		}
-		defer del.Close()
 		for _, e := range entries {
-			if _, err := ins.ExecContext(ctx, e.Seq, e.ID, e.JSON, e.EnqueuedAt.UnixMilli(),
+			if _, err := ins.Exec(e.Seq, e.ID, e.JSON, e.EnqueuedAt.UnixMilli(),
 				status, message, at.UnixMilli()); err != nil {
 				return err
 			}
-			if _, err := del.ExecContext(ctx, e.Seq); err != nil {
+			if _, err := del.Exec(e.Seq); err != nil {
 				return err
 			}
 		}
@@ -319,7 +344,7 @@ func (o *Outbox) DeadLetters(ctx context.Context, afterSeq int64, limit int) ([]
 // otherwise it moves those whose event id is listed.
 func (o *Outbox) Requeue(ctx context.Context, ids ...string) (int, error) {
 	moved := 0
-	err := o.write(ctx, func(tx *sql.Tx) error {
+	err := o.write(ctx, func(tx *outboxTx) error {
 		moved = 0
 		where, args := "", []any{}
 		if len(ids) > 0 {
@@ -328,7 +353,7 @@ func (o *Outbox) Requeue(ctx context.Context, ids ...string) (int, error) {
 				args = append(args, id)
 			}
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO outbox (event_id, body, enqueued_at)
+		res, err := tx.Exec(`INSERT INTO outbox (event_id, body, enqueued_at)
 			SELECT event_id, body, enqueued_at FROM dead_letter`+where+` ORDER BY seq`, args...)
 		if err != nil {
 			return err
@@ -337,7 +362,7 @@ func (o *Outbox) Requeue(ctx context.Context, ids ...string) (int, error) {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM dead_letter`+where, args...); err != nil {
+		if _, err := tx.Exec(`DELETE FROM dead_letter`+where, args...); err != nil {
 			return err
 		}
 		moved = int(n)
@@ -398,7 +423,7 @@ func (o *Outbox) checkOpen() error {
 }
 
 // write hands apply to the commit loop and waits for its durable commit.
-func (o *Outbox) write(ctx context.Context, apply func(tx *sql.Tx) error) error {
+func (o *Outbox) write(ctx context.Context, apply func(tx *outboxTx) error) error {
 	w := &outboxWrite{ctx: ctx, apply: apply, result: make(chan error, 1)}
 	o.mu.RLock()
 	if o.closed {
@@ -481,12 +506,15 @@ func (o *Outbox) commit(batch []*outboxWrite) {
 func (o *Outbox) runTx(batch []*outboxWrite) error {
 	// The transaction does not use the callers' contexts: one caller giving
 	// up must not roll back the writes of the others.
-	tx, err := o.db.BeginTx(context.Background(), nil)
+	sqlTx, err := o.db.BeginTx(context.Background(), nil)
 	if err != nil {
 		return err
 	}
+	tx := &outboxTx{Tx: sqlTx}
 	for _, w := range batch {
-		if err := w.ctx.Err(); err != nil && len(batch) == 1 {
+		// A caller that gave up before its write started is left out. A
+		// write already in the transaction commits or fails with the others.
+		if err := w.ctx.Err(); err != nil {
 			tx.Rollback()
 			return err
 		}
