@@ -313,7 +313,11 @@ func (h *Handler) window(w http.ResponseWriter, r *http.Request, final bool) err
 
 		next := *run
 		next.Seq = seq
-		next.LastHeartbeat = now
+		// A clock that stepped back must not move the reference back, or
+		// the wall time between the two would be granted twice.
+		if now.After(run.LastHeartbeat) {
+			next.LastHeartbeat = now
+		}
 		next.Ahead = counted.Ahead
 		next.Active += counted.Active
 		next.Inactive += counted.Inactive
@@ -366,12 +370,8 @@ func (h *Handler) buildEvents(ctx context.Context, run, next *Run, counted allow
 	var events []timeback.Event
 	total := counted.Active + counted.Inactive
 	if total > 0 || final {
-		// The window ends now and starts at the previous message, or
-		// earlier when the leeway let it count more than the wall time.
-		start := run.LastHeartbeat
-		if earliest := now.Add(-total); earliest.Before(start) {
-			start = earliest
-		}
+		start := windowStart(run.LastHeartbeat, now, total, h.cfg.Leeway)
+		start = fitWindow(start, now, max(counted.Active, counted.Inactive))
 		tc := common
 		if final {
 			tc.Extensions = map[string]any{ExtensionFinalFlush: true}
@@ -419,6 +419,33 @@ func (h *Handler) buildEvents(ctx context.Context, run, next *Run, counted allow
 	next.State = RunCompleted
 	next.XPEarned = xp
 	return append(events, completion), nil
+}
+
+// windowStart returns the start of a window that ends now and counts total.
+// It is the previous message, so that windows tile, unless total is more
+// than the wall time (within the leeway), or less by more than the leeway:
+// then the browser did not track part of the time, such as while hidden
+// past its timeout, and the window covers only the time it counts.
+func windowStart(previous, now time.Time, total, leeway time.Duration) time.Time {
+	earliest := now.Add(-total)
+	if earliest.Before(previous) || earliest.Sub(previous) > leeway {
+		return earliest
+	}
+	return previous
+}
+
+// fitWindow moves start back by a millisecond when the largest value, as
+// seconds(largest), compares above the window's float length.
+//
+// NOTE: the event constructor and the Caliper validator compare a value
+// with end.Sub(start).Seconds(), which for some lengths is one ulp below the
+// decimal value (1473 ms gives 1.4729999999999999 s), so an exact window
+// would be rejected.
+func fitWindow(start, end time.Time, largest time.Duration) time.Time {
+	if seconds(largest) > end.Sub(start).Seconds() {
+		return start.Add(-time.Millisecond)
+	}
+	return start
 }
 
 func seconds(d time.Duration) float64 {

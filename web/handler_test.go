@@ -96,6 +96,25 @@ func TestHeartbeatSendsTimeSpent(t *testing.T) {
 	}
 }
 
+func TestHeartbeatAfterUntrackedGap(t *testing.T) {
+	x := newHarness(t, nil)
+	id := x.mustStart()
+	x.clock.advance(15 * time.Second)
+	x.beat(id, 1, 5000, 10000) // hidden, then the hidden timeout stops heartbeats
+
+	// The page returns after 20 minutes and reports a fresh 15 s window.
+	x.clock.advance(20*time.Minute + 15*time.Second)
+	x.beat(id, 2, 15000, 0)
+	events := x.sink.timeSpent()
+	last := events[len(events)-1]
+	wantEnd := testStart.Add(30*time.Second + 20*time.Minute)
+	for _, it := range last.Items {
+		if !it.Start.Equal(wantEnd.Add(-15*time.Second)) || !it.End.Equal(wantEnd) {
+			t.Errorf("item %s window = %v..%v, want the last 15 s before %v", it.Type, it.Start, it.End, wantEnd)
+		}
+	}
+}
+
 func TestHeartbeatEmptyWindowSendsNothing(t *testing.T) {
 	x := newHarness(t, nil)
 	id := x.mustStart()
