@@ -438,11 +438,14 @@ func (r *Run) sendPending(ctx context.Context) ([]Window, error) {
 		}
 	}
 	r.pending = nil
-	if err := r.t.cfg.Store.SaveRun(ctx, r.state); err != nil {
-		return sent, fmt.Errorf("tracker: run %s: %w", r.id, err)
-	}
+	saveErr := r.t.cfg.Store.SaveRun(ctx, r.state)
 	if r.ended {
+		// Everything is with the sink, so the next run may start even when
+		// the state could not be saved.
 		r.t.release(r)
+	}
+	if saveErr != nil {
+		return sent, fmt.Errorf("tracker: run %s: %w", r.id, saveErr)
 	}
 	return sent, nil
 }

@@ -86,3 +86,35 @@ func TestFileStoreWithoutDir(t *testing.T) {
 		t.Errorf("SaveRun without Dir = %v, want a Dir error", err)
 	}
 }
+
+// failingStore saves nothing once failing is set.
+type failingStore struct {
+	tracker.MemoryStore
+	failing bool
+}
+
+func (s *failingStore) SaveRun(ctx context.Context, st tracker.RunState) error {
+	if s.failing {
+		return errors.New("disk full")
+	}
+	return s.MemoryStore.SaveRun(ctx, st)
+}
+
+func TestEndWithFailingStore(t *testing.T) {
+	store := &failingStore{}
+	h := newHarness(t, tracker.Config{Store: store})
+	run := h.mustStart()
+	h.clock.Advance(5 * time.Second)
+	store.failing = true
+	err := run.End(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("End with a failing store = %v, want the store's error", err)
+	}
+	if got := len(h.sink.windows(t)); got != 1 {
+		t.Errorf("sink got %d windows, want 1", got)
+	}
+	store.failing = false
+	if err := h.start(""); err != nil {
+		t.Errorf("Start after End with a failing store: %v", err)
+	}
+}
