@@ -146,8 +146,8 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) error {
 
 	reply, err := h.resume(r.Context(), req.RunID, user, object, now)
 	if timeback.ErrorCode(err) == timeback.CodeNotFound && !errors.Is(err, errNotOwner) {
-		// The store no longer knows the run, such as after a restart of a
-		// process with MemoryRuns: start it afresh under the saved id.
+		// The store has no such run, such as after a restart of a process
+		// with MemoryRuns, so the run starts afresh under the saved id.
 		fresh.ID = req.RunID
 		if err = h.runs.Create(r.Context(), fresh); err == nil {
 			reply = startReply{RunID: fresh.ID}
@@ -259,10 +259,11 @@ func (h *Handler) end(w http.ResponseWriter, r *http.Request) error {
 	return h.window(w, r, true)
 }
 
-// window accepts one heartbeat, or the end of a session when final is set:
-// it checks the run and the sequence number, caps the claimed time, sends
-// the events and only then advances the run, so that a message whose
-// events the sink rejected can be sent again with the same sequence number.
+// window accepts one heartbeat, or the end of a session when final is set.
+// It checks the run and the sequence number, caps the claimed time and
+// sends the events. Only then does it advance the run, so that a message
+// whose events the sink rejected can be sent again with the same sequence
+// number.
 func (h *Handler) window(w http.ResponseWriter, r *http.Request, final bool) error {
 	user, err := h.resolve(r)
 	if err != nil {
@@ -422,10 +423,11 @@ func (h *Handler) buildEvents(ctx context.Context, run, next *Run, counted allow
 }
 
 // windowStart returns the start of a window that ends now and counts total.
-// It is the previous message, so that windows tile, unless total is more
-// than the wall time (within the leeway), or less by more than the leeway:
-// then the browser did not track part of the time, such as while hidden
-// past its timeout, and the window covers only the time it counts.
+// Usually that is the previous message, so that windows tile. When total is
+// more than the wall time (within the leeway), the window starts earlier.
+// When total is less by more than the leeway, the browser did not track
+// part of the time, such as while hidden past its timeout, so the window
+// covers only the time it counts.
 func windowStart(previous, now time.Time, total, leeway time.Duration) time.Time {
 	earliest := now.Add(-total)
 	if earliest.Before(previous) || earliest.Sub(previous) > leeway {

@@ -195,8 +195,9 @@ export class Activity {
     this.mark = performance.now();
   }
 
-  // takeWindow returns the window's whole milliseconds and keeps the
-  // fractions for the next window, so that rounding never loses time.
+  // takeWindow returns the window's whole milliseconds and carries the
+  // fractions into the next window, so that rounding loses less than a
+  // millisecond over the run.
   takeWindow() {
     this.account();
     const activeMs = Math.floor(this.activeMs);
@@ -228,8 +229,8 @@ export class Activity {
 
   // sendPending sends the queued heartbeats in order. A message that failed
   // for a retryable reason stays queued with its sequence number and goes
-  // out again at the next heartbeat; the server ignores it if the first
-  // copy arrived after all.
+  // out again at the next heartbeat. The server ignores the copy if the
+  // first one arrived after all.
   sendPending() {
     this.chain = this.chain.then(async () => {
       while (this.pending.length > 0) {

@@ -2,12 +2,12 @@
 // http.Handler that a Go web app mounts (by default under /api/timeback)
 // and the browser client it serves at /client.js.
 //
-// The browser reports windows of active and inactive milliseconds; the
+// The browser reports windows of active and inactive milliseconds, and the
 // handler trusts none of it. Each run belongs to the student the
-// timeback.Resolver returns for the request, a repeated sequence number is
-// ignored, claimed time is capped at the wall time since the previous
-// message plus Config.Leeway, and the completion's xpEarned follows the XP
-// rule of timeback.ResolveXP on the time the server counted. The handler
+// timeback.Resolver returns for the request. A repeated sequence number is
+// ignored. Claimed time is capped at the wall time since the previous
+// message plus Config.Leeway. The completion's xpEarned follows the XP rule
+// of timeback.ResolveXP on the time the server counted. The handler
 // builds the TimeSpentEvents and the ActivityCompletedEvent and hands them
 // to a Sink, such as a *sender.Client with its durable outbox.
 //

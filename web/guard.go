@@ -15,10 +15,10 @@ type allowance struct {
 // the wall time elapsed since the previous accepted message plus leeway.
 //
 // The leeway absorbs network jitter: a heartbeat that arrives early after a
-// late one may claim a little more than the wall time between the two. It
-// is a budget, not a per-message bonus: ahead is how far the run's counted
-// time already runs ahead of wall time, and it is taken off the allowance,
-// so a client that sends many small heartbeats cannot gain leeway on each.
+// late one may claim a little more than the wall time between the two. The
+// leeway is a budget, not a per-message bonus. Ahead is how far the run's
+// counted time already runs ahead of wall time, and it is taken off the
+// allowance, so a client that sends many small heartbeats gains nothing.
 // Active time is granted first, because the browser reports the window in
 // that order of importance; inactive time gets what remains.
 func guardWindow(claimedActive, claimedInactive, elapsed, ahead, leeway time.Duration) allowance {

@@ -9,12 +9,12 @@ import (
 	"github.com/timeback/timeback-go"
 )
 
-// RunState is where a run is in its life.
+// RunState is the stage of a run's life.
 type RunState uint8
 
-// The states of a run. A run is open from a start until an end; an end
-// without metrics closes the session but leaves the run resumable; an end
-// with metrics completes it for good.
+// The states of a run. A run is open from a start until an end. An end
+// without metrics closes the session but leaves the run resumable, and an
+// end with metrics completes it for good.
 const (
 	RunOpen RunState = iota + 1
 	RunClosed

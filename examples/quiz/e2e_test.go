@@ -301,9 +301,9 @@ func TestQuizInChromium(t *testing.T) {
 
 // checkStoredRun checks the events the endpoint stored for the run.
 //
-// The page was open from opened to closed; its heartbeats had stopped for
-// the hidden timeout at stoppedAt at the latest and it was visible again at
-// returnedAt.
+// The page was open from opened to closed. Its heartbeats had stopped for
+// the hidden timeout at stoppedAt at the latest, and it was visible again
+// at returnedAt.
 func checkStoredRun(t *testing.T, events []timeback.Event, runID string,
 	opened, stoppedAt, returnedAt, closed time.Time) {
 	t.Helper()

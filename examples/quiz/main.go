@@ -1,5 +1,5 @@
 // Command quiz serves a small quiz page whose time and completion reach a
-// Caliper endpoint: the page runs the browser client of package web, the
+// Caliper endpoint. The page runs the browser client of package web. The
 // web handler turns its heartbeats into TimeSpentEvents and an
 // ActivityCompletedEvent, and a sender with a durable outbox delivers them.
 //
