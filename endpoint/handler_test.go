@@ -132,7 +132,7 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func newTestServer(t *testing.T, cfg Config) *testServer {
+func newTestServer(t testing.TB, cfg Config) *testServer {
 	t.Helper()
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "events.db"),
 		sqlite.Config{Now: func() time.Time { return testNow }})
