@@ -106,7 +106,7 @@ func Validate(data []byte, opts Options) Report {
 	}
 	v := validator{doc: doc, problems: problems}
 	r := v.document()
-	r.Problems = v.problems
+	r.Problems = dropShadowed(v.problems, len(problems))
 	if opts.Strict {
 		for i := range r.Problems {
 			r.Problems[i].Severity = SeverityError

@@ -182,13 +182,23 @@ func (d *decoder) badValue() {
 func (d *decoder) literal(word string) {
 	end := d.pos + len(word)
 	if end > len(d.data) || string(d.data[d.pos:end]) != word {
-		d.syntaxf(d.pos, "invalid literal, expected %s", word)
+		d.syntaxf(d.pos, "unexpected %s, expected a JSON value", strconv.Quote(d.word(d.pos)))
 		return
 	}
 	d.pos = end
 	if d.pos < len(d.data) && isIdentByte(d.data[d.pos]) {
 		d.syntaxf(d.pos, "unexpected %s after %s", d.describe(d.pos), word)
 	}
+}
+
+// word returns the run of letters, digits and underscores at off, at most
+// 20 bytes, to quote a bare word that is not a JSON literal.
+func (d *decoder) word(off int) string {
+	end := off
+	for end < len(d.data) && end-off < 20 && isIdentByte(d.data[end]) {
+		end++
+	}
+	return string(d.data[off:end])
 }
 
 func isIdentByte(c byte) bool { return isAlpha(c) || isDigit(c) || c == '_' }
@@ -317,10 +327,11 @@ func (d *decoder) checkDuplicates(obj int32) {
 		return
 	}
 	if n <= 24 {
-		for a := d.nodes[obj].first; a >= 0; a = d.nodes[a].next {
-			for b := d.nodes[a].next; b >= 0; b = d.nodes[b].next {
+		for b := d.nodes[d.nodes[obj].first].next; b >= 0; b = d.nodes[b].next {
+			for a := d.nodes[obj].first; a != b; a = d.nodes[a].next {
 				if d.sameKey(a, b) {
 					d.duplicate(b)
+					break
 				}
 			}
 		}

@@ -2,6 +2,7 @@ package caliper_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,10 @@ func TestBadInput(t *testing.T) {
 		{"empty", nil, "", "empty document: expected a JSON value"},
 		{"white space", []byte(" \n\t"), "", "empty document"},
 		{"not JSON", []byte("hello"), "", "invalid JSON at line 1, column 1: unexpected character 'h', expected a value"},
+		{"word like a literal", []byte("not json"), "", `invalid JSON at line 1, column 1: unexpected "not", expected a JSON value`},
+		{"truncated literal", []byte("[tru]"), "", `line 1, column 2: unexpected "tru", expected a JSON value`},
+		{"huge number in array", []byte(`[1e400]`), "/0", "number 1e400 is outside the range"},
+		{"negative zero in array", []byte(`[-0.0]`), "/0", "number -0.0 is negative zero"},
 		{"top-level string", []byte(`"event"`), "", `document is a string ("event"); expected a Caliper event`},
 		{"top-level number", []byte(`42`), "", "document is a number (42)"},
 		{"top-level null", []byte(`null`), "", "document is null"},
@@ -65,6 +70,38 @@ func TestDuplicateKeyEscaped(t *testing.T) {
 		`"@context":"`+caliper.ContextV1p2+`"}`), caliper.Options{})
 	if len(r.Problems) != 1 || r.Problems[0].Pointer != "/id" {
 		t.Fatalf("got %v, want one duplicate key problem at /id", r.Problems)
+	}
+}
+
+func TestDuplicateKeyReportedOnce(t *testing.T) {
+	r := caliper.Validate([]byte(`{"type":"Person","a":1,"b":2,"a":3,"a":4}`), caliper.Options{})
+	var dups []string
+	for _, p := range r.Problems {
+		if strings.HasPrefix(p.Message, "duplicate key") {
+			dups = append(dups, p.Pointer)
+		}
+	}
+	if len(dups) != 2 {
+		t.Errorf("got %d duplicate key problems %v, want 2 (one per repeated member)", len(dups), r.Problems)
+	}
+}
+
+func TestDuplicateKeyReportedOnceLargeObject(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"type":"Person"`)
+	for i := range 30 {
+		fmt.Fprintf(&b, `,"k%d":1`, i)
+	}
+	b.WriteString(`,"k1":2,"k1":3}`)
+	r := caliper.Validate([]byte(b.String()), caliper.Options{})
+	n := 0
+	for _, p := range r.Problems {
+		if strings.HasPrefix(p.Message, "duplicate key") {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("got %d duplicate key problems %v, want 2", n, r.Problems)
 	}
 }
 

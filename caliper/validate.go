@@ -1,6 +1,7 @@
 package caliper
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -518,4 +519,22 @@ func sortedKeys(m map[string]bool) string {
 		return strings.Join(keys[:12], ", ") + ", ... (" + strconv.Itoa(len(keys)) + " in all)"
 	}
 	return strings.Join(keys, ", ")
+}
+
+// dropShadowed removes the validator's problems, those after the first
+// decoded, at a pointer where the decoder already reported a problem. The
+// decoder's problem (a number out of range, negative zero, a duplicate key)
+// names what is wrong with that value; a second message about the same value
+// would only repeat the cause.
+func dropShadowed(ps Problems, decoded int) Problems {
+	if decoded == 0 {
+		return ps
+	}
+	out := ps[:decoded]
+	for _, p := range ps[decoded:] {
+		if !slices.ContainsFunc(ps[:decoded], func(q Problem) bool { return q.Pointer == p.Pointer }) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
