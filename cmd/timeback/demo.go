@@ -36,8 +36,12 @@ a day of activity takes about a second. Nothing is left on disk.
 Flags:
 `
 
-// demoStartTimeout bounds the wait for the in-process server to listen.
-const demoStartTimeout = 30 * time.Second
+// demoStartTimeout bounds the wait for the in-process server to listen, and
+// demoCloseTimeout the sender's delivery of what is left when the demo stops.
+const (
+	demoStartTimeout = 30 * time.Second
+	demoCloseTimeout = 5 * time.Second
+)
 
 // The simulated student and activities.
 var (
@@ -139,7 +143,13 @@ func demo(ctx context.Context, e env, keep, verbose bool) (err error) {
 	if err != nil {
 		return fmt.Errorf("start the sender: %w", err)
 	}
-	defer client.Close(context.WithoutCancel(ctx))
+	defer func() {
+		// Close keeps sending until its context ends, so bound it for the
+		// case where the demo fails with events still queued.
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), demoCloseTimeout)
+		defer cancel()
+		client.Close(closeCtx)
+	}()
 
 	sim := &simulation{
 		out:    e.stdout,
