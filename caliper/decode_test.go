@@ -105,6 +105,15 @@ func TestDuplicateKeyReportedOnceLargeObject(t *testing.T) {
 	}
 }
 
+func TestMessageQuotesValueOnOneLine(t *testing.T) {
+	data := []byte(`{"@context":"` + caliper.ContextV1p2 + `","type":"Person","id":"https://e.org/1",
+"name": {
+    "first": "Ann",
+    "last":  "Lee"
+}}`)
+	assertOne(t, data, caliper.Options{}, "/name", `name is an object ({"first":"Ann","last":"Lee"}); expected a string`)
+}
+
 func TestNumbersKeptExactly(t *testing.T) {
 	in := []byte(`{"b":1.50,"a":[12345678901234567890,1E+2,-0.25e-3]}`)
 	got, err := caliper.Canonical(in)
@@ -164,6 +173,9 @@ func FuzzValidate(f *testing.F) {
 		for _, p := range r.Problems {
 			if p.Message == "" {
 				t.Fatalf("problem without a message at %q", p.Pointer)
+			}
+			if strings.ContainsAny(p.Message, "\n\r") {
+				t.Fatalf("message %q at %q spans several lines", p.Message, p.Pointer)
 			}
 			if p.Pointer != "" && p.Pointer[0] != '/' {
 				t.Fatalf("pointer %q does not start with /", p.Pointer)

@@ -67,7 +67,7 @@ func (v *validator) envelopeData(m int32) []Item {
 	for c := v.doc.nodes[m].first; c >= 0; c = v.doc.nodes[c].next {
 		if v.doc.kind(c) != jsonObject {
 			v.errorf(c, "data element is %s (%s); expected an event or entity object",
-				v.doc.kind(c), clip(string(v.doc.raw(c))))
+				v.doc.kind(c), v.snippet(c))
 			continue
 		}
 		item, _ := v.topItem(c)
@@ -112,12 +112,12 @@ func (v *validator) config(obj int32) {
 			}
 			for c := v.doc.nodes[m].first; c >= 0; c = v.doc.nodes[c].next {
 				if v.doc.kind(c) != jsonString || !IsIRI(v.doc.text(c)) {
-					v.errorf(c, "%s element %s is not a context IRI", key, clip(string(v.doc.raw(c))))
+					v.errorf(c, "%s element %s is not a context IRI", key, v.snippet(c))
 				}
 			}
 		case "size":
 			if v.doc.kind(m) != jsonNumber || !isIntegerLiteral(v.doc.raw(m)) || v.doc.float(m) < 0 {
-				v.errorf(m, "%s %s is not a non-negative integer number of bytes", key, clip(string(v.doc.raw(m))))
+				v.errorf(m, "%s %s is not a non-negative integer number of bytes", key, v.snippet(m))
 			}
 		case "extensions":
 			if v.doc.kind(m) != jsonObject {

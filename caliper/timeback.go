@@ -91,7 +91,7 @@ func (v *validator) requireType(obj int32, what, want string) {
 	case t < 0:
 		v.errorAt(v.memberPointer(obj, "type"), "%s.type is missing; expected %q", what, want)
 	case !v.doc.textEquals(t, want):
-		v.errorf(t, "%s.type %s is not %q", what, clip(string(v.doc.raw(t))), want)
+		v.errorf(t, "%s.type %s is not %q", what, v.snippet(t), want)
 	}
 }
 
@@ -124,7 +124,7 @@ func (v *validator) requireText(obj int32, what, name string, required bool) (st
 		return "", -1
 	}
 	if v.doc.kind(m) != jsonString {
-		v.errorf(m, "%s.%s is %s (%s); expected a string", what, name, v.doc.kind(m), clip(string(v.doc.raw(m))))
+		v.errorf(m, "%s.%s is %s (%s); expected a string", what, name, v.doc.kind(m), v.snippet(m))
 		return "", -1
 	}
 	s := v.doc.text(m)
@@ -209,7 +209,7 @@ func (v *validator) timebackGeneratedObject(g int32, c *class) {
 	v.members(g, want, timebackGenerated)
 	v.requireIRI(g, "generated", "id", true)
 	if t := v.doc.get(g, "type"); t >= 0 && !v.doc.textEquals(t, want) {
-		v.errorf(t, "generated.type %s does not match %s; a %s generates a %s", clip(string(v.doc.raw(t))),
+		v.errorf(t, "generated.type %s does not match %s; a %s generates a %s", v.snippet(t),
 			c.name, c.name, want)
 	} else if t < 0 {
 		v.errorAt(v.memberPointer(g, "type"), "generated.type is missing; expected %q", want)
@@ -243,7 +243,7 @@ func (v *validator) metricValue(item int32, metric string) (float64, int32, bool
 		return 0, -1, false
 	}
 	if v.doc.kind(m) != jsonNumber {
-		v.errorf(m, "%s value %s is %s; expected a number", metric, clip(string(v.doc.raw(m))), v.doc.kind(m))
+		v.errorf(m, "%s value %s is %s; expected a number", metric, v.snippet(m), v.doc.kind(m))
 		return 0, m, false
 	}
 	f := v.doc.float(m)
@@ -315,7 +315,7 @@ func (v *validator) completionItems(items, ext int32) {
 		switch {
 		case v.doc.kind(p) != jsonNumber:
 			v.errorf(p, "pctCompleteApp is %s (%s); expected a number from 0 to 100", v.doc.kind(p),
-				clip(string(v.doc.raw(p))))
+				v.snippet(p))
 		case v.doc.float(p) < 0 || v.doc.float(p) > 100:
 			v.errorf(p, "pctCompleteApp %s is outside 0-100", v.doc.raw(p))
 		}
@@ -326,7 +326,7 @@ func (v *validator) numberText(m int32) string {
 	if m < 0 {
 		return "(no value)"
 	}
-	return clip(string(v.doc.raw(m)))
+	return v.snippet(m)
 }
 
 func (v *validator) timeItems(items int32) {
@@ -412,7 +412,7 @@ func (v *validator) timebackExtensions(x int32) {
 			continue
 		}
 		if v.doc.kind(m) != jsonString || strings.TrimSpace(v.doc.text(m)) == "" {
-			v.errorf(m, "extensions.%s %s is not a non-empty string", name, clip(string(v.doc.raw(m))))
+			v.errorf(m, "extensions.%s %s is not a non-empty string", name, v.snippet(m))
 		}
 	}
 }

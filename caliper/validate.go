@@ -64,7 +64,7 @@ func (v *validator) document() Report {
 	}
 	k := v.doc.kind(root)
 	v.errorf(root, "document is %s (%s); expected a Caliper event, entity, envelope or array",
-		k, clip(string(v.doc.raw(root))))
+		k, v.snippet(root))
 	return Report{}
 }
 
@@ -316,24 +316,24 @@ func (v *validator) scalar(m int32, p *property, what string) {
 	case typeAny:
 	case typeString:
 		if k != jsonString {
-			v.errorf(m, "%s is %s (%s); expected a string", what, k, clip(string(v.doc.raw(m))))
+			v.errorf(m, "%s is %s (%s); expected a string", what, k, v.snippet(m))
 		}
 	case typeInteger:
 		if k != jsonNumber {
-			v.errorf(m, "%s is %s (%s); expected an integer", what, k, clip(string(v.doc.raw(m))))
+			v.errorf(m, "%s is %s (%s); expected an integer", what, k, v.snippet(m))
 		} else if lit := v.doc.raw(m); !isIntegerLiteral(lit) {
 			v.errorf(m, "%s %s is not an integer", what, lit)
 		}
 	case typeDecimal:
 		if k != jsonNumber {
-			v.errorf(m, "%s is %s (%s); expected a decimal number", what, k, clip(string(v.doc.raw(m))))
+			v.errorf(m, "%s is %s (%s); expected a decimal number", what, k, v.snippet(m))
 		} else if lit := v.doc.raw(m); isIntegerLiteral(lit) {
 			v.errorf(m, "%s %s is written as an integer; a Caliper Decimal has a fractional part, such as %s.0",
 				what, lit, lit)
 		}
 	case typeBoolean:
 		if k != jsonTrue && k != jsonFalse {
-			v.errorf(m, "%s is %s (%s); expected true or false", what, k, clip(string(v.doc.raw(m))))
+			v.errorf(m, "%s is %s (%s); expected true or false", what, k, v.snippet(m))
 		}
 	case typeDateTime:
 		v.dateTime(m, what)
@@ -351,7 +351,7 @@ func (v *validator) scalar(m int32, p *property, what string) {
 		}
 	case typeObject:
 		if k != jsonObject {
-			v.errorf(m, "%s is %s (%s); expected a JSON object", what, k, clip(string(v.doc.raw(m))))
+			v.errorf(m, "%s is %s (%s); expected a JSON object", what, k, v.snippet(m))
 		}
 	case typeEnum:
 		if k != jsonString {
@@ -368,7 +368,7 @@ func (v *validator) scalar(m int32, p *property, what string) {
 func (v *validator) dateTime(m int32, what string) dateTimeCheck {
 	if v.doc.kind(m) != jsonString {
 		v.errorf(m, "%s is %s (%s); expected an ISO 8601 date and time string", what, v.doc.kind(m),
-			clip(string(v.doc.raw(m))))
+			v.snippet(m))
 		return dateTimeCheck{err: "not a string"}
 	}
 	s := v.doc.text(m)
@@ -415,7 +415,7 @@ func (v *validator) entityRefElement(m int32, what string, allowed []*class) {
 		v.entity(m, c)
 	default:
 		v.errorf(m, "%s is %s (%s); expected an IRI or a %s object", what, v.doc.kind(m),
-			clip(string(v.doc.raw(m))), classNames(allowed))
+			v.snippet(m), classNames(allowed))
 	}
 }
 
@@ -494,6 +494,34 @@ func isIntegerLiteral(lit []byte) bool {
 		}
 	}
 	return true
+}
+
+// snippet returns value node i as JSON without the white space between
+// tokens, clipped like clip, so that a message quoting an object or array
+// stays on one line.
+func (v *validator) snippet(i int32) string {
+	raw := v.doc.raw(i)
+	k := v.doc.kind(i)
+	if k != jsonObject && k != jsonArray {
+		return clip(string(raw))
+	}
+	b := make([]byte, 0, min(len(raw), 64))
+	inString := false
+	for j := 0; j < len(raw) && len(b) <= 64; j++ {
+		c := raw[j]
+		switch {
+		case inString && c == '\\' && j+1 < len(raw):
+			b = append(b, c, raw[j+1])
+			j++
+			continue
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			continue
+		}
+		b = append(b, c)
+	}
+	return clip(string(b))
 }
 
 // clip shortens a value quoted in a message to 60 bytes.
