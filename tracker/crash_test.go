@@ -24,6 +24,8 @@ import (
 	"github.com/timeback/timeback-go/tracker"
 )
 
+var _ tracker.Sink = (*sender.Client)(nil)
+
 // The crash child reads its task from these variables.
 const (
 	crashEnvPhase  = "TIMEBACK_TRACKER_CRASH_PHASE" // "run" or "resume"

@@ -23,6 +23,9 @@ var (
 	ErrClockBackwards = errors.New("tracker: clock went backwards")
 	// ErrInvalidMetrics wraps every rejection of completion metrics.
 	ErrInvalidMetrics = errors.New("tracker: invalid metrics")
+	// ErrRunMismatch is returned by Start when the saved run of the run id
+	// belongs to another student or activity.
+	ErrRunMismatch = errors.New("tracker: run belongs to another student or activity")
 	// ErrRunNotFound is returned by a RunStore for a run id it has no state
 	// for.
 	ErrRunNotFound = errors.New("tracker: run not found")

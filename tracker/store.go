@@ -18,6 +18,10 @@ import (
 // another session with its totals.
 type RunState struct {
 	RunID string `json:"runId"`
+	// ActorID and ObjectID are the student and the activity of the run. A
+	// run resumes only for the same two.
+	ActorID  string `json:"actorId"`
+	ObjectID string `json:"objectId"`
 	// Active and Inactive are the totals of every window sent.
 	Active   time.Duration `json:"activeNanos"`
 	Inactive time.Duration `json:"inactiveNanos"`

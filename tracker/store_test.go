@@ -26,7 +26,8 @@ func TestRunStores(t *testing.T) {
 			if _, err := s.store.LoadRun(ctx, "run-1"); !errors.Is(err, tracker.ErrRunNotFound) {
 				t.Fatalf("LoadRun of an unknown run = %v, want ErrRunNotFound", err)
 			}
-			want := tracker.RunState{RunID: "run-1", Active: 90 * time.Second, Inactive: time.Second,
+			want := tracker.RunState{RunID: "run-1", ActorID: student.ID, ObjectID: lesson.ID,
+				Active: 90 * time.Second, Inactive: time.Second,
 				Windows: 7, LastEnd: testStart.Add(time.Minute), Completed: true, XPEarned: 1.5}
 			if err := s.store.SaveRun(ctx, want); err != nil {
 				t.Fatal(err)

@@ -158,7 +158,7 @@ func (t *Tracker) Start(ctx context.Context, a Activity) (*Run, error) {
 		return nil, fmt.Errorf("%w: run %s; end or complete it first", ErrRunOpen, t.open.id)
 	}
 
-	state, err := t.loadState(ctx, a.RunID)
+	state, err := t.loadState(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -192,19 +192,27 @@ func (t *Tracker) Start(ctx context.Context, a Activity) (*Run, error) {
 	return r, nil
 }
 
-func (t *Tracker) loadState(ctx context.Context, runID string) (RunState, error) {
-	if runID == "" {
-		return RunState{RunID: t.cfg.NewRunID()}, nil
+func (t *Tracker) loadState(ctx context.Context, a Activity) (RunState, error) {
+	fresh := RunState{RunID: a.RunID, ActorID: a.Actor.ID, ObjectID: a.Object.ID}
+	if a.RunID == "" {
+		fresh.RunID = t.cfg.NewRunID()
+		return fresh, nil
 	}
-	state, err := t.cfg.Store.LoadRun(ctx, runID)
+	state, err := t.cfg.Store.LoadRun(ctx, a.RunID)
 	switch {
 	case errors.Is(err, ErrRunNotFound):
-		return RunState{RunID: runID}, nil
+		return fresh, nil
 	case err != nil:
-		return RunState{}, fmt.Errorf("tracker: resume run %s: %w", runID, err)
+		return RunState{}, fmt.Errorf("tracker: resume run %s: %w", a.RunID, err)
 	case state.Completed:
 		return RunState{}, fmt.Errorf("%w: run %s was completed with %v XP; start a new run",
-			ErrAlreadyCompleted, runID, state.XPEarned)
+			ErrAlreadyCompleted, a.RunID, state.XPEarned)
+	case state.ActorID != a.Actor.ID:
+		return RunState{}, fmt.Errorf("%w: run %s is of actor %s, not %s", ErrRunMismatch, a.RunID,
+			state.ActorID, a.Actor.ID)
+	case state.ObjectID != a.Object.ID:
+		return RunState{}, fmt.Errorf("%w: run %s is of activity %s, not %s", ErrRunMismatch, a.RunID,
+			state.ObjectID, a.Object.ID)
 	}
 	return state, nil
 }

@@ -626,6 +626,31 @@ func TestResumeWithFileStore(t *testing.T) {
 	}
 }
 
+func TestResumeOtherStudent(t *testing.T) {
+	h := newHarness(t, tracker.Config{})
+	run := h.mustStart()
+	h.clock.Advance(time.Minute)
+	if err := run.End(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	other := timeback.User{ID: "https://api.example.com/ims/oneroster/rostering/v1p2/users/student-9",
+		Email: "student-9@example.com"}
+	_, err := h.tr.Start(context.Background(), tracker.Activity{Actor: other, Object: lesson, RunID: run.ID()})
+	if !errors.Is(err, tracker.ErrRunMismatch) || !strings.Contains(err.Error(), "student-9") {
+		t.Errorf("Start of another student's run = %v, want ErrRunMismatch naming the student", err)
+	}
+	otherLesson := lesson
+	otherLesson.ID = "https://myapp.example.com/activities/Math/g3/lesson-2"
+	_, err = h.tr.Start(context.Background(), tracker.Activity{Actor: student, Object: otherLesson, RunID: run.ID()})
+	if !errors.Is(err, tracker.ErrRunMismatch) || !strings.Contains(err.Error(), "lesson-2") {
+		t.Errorf("Start of the run for another activity = %v, want ErrRunMismatch naming it", err)
+	}
+	if err := h.start(run.ID()); err != nil {
+		t.Errorf("Start of the run by its own student: %v", err)
+	}
+}
+
 func TestResumeBeforeLastWindow(t *testing.T) {
 	h := newHarness(t, tracker.Config{})
 	run := h.mustStart()
