@@ -190,17 +190,26 @@ func storedEvents(t *testing.T, base, actor string) []timeback.Event {
 	}
 }
 
-func TestQuizInChromium(t *testing.T) {
-	chromiumPath := findChromium(t)
-	endpointURL := testbin.StartServer(t)
+// quizSite is the quiz app on an httptest server, sending to a real
+// timeback serve.
+type quizSite struct {
+	app      *app
+	url      string
+	endpoint string
+	logs     *syncBuffer
+}
 
-	logs := &syncBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, nil))
-	const student = "student@example.com"
+// testActor is the actor id of the quiz's static student in the tests.
+const testActor = "https://roster.example.com/ims/oneroster/rostering/v1p2/users/student-1"
+
+func startQuiz(t *testing.T) *quizSite {
+	t.Helper()
+	q := &quizSite{endpoint: testbin.StartServer(t), logs: &syncBuffer{}}
+	logger := slog.New(slog.NewTextHandler(q.logs, nil))
 	a, err := newApp(config{
-		endpoint:   endpointURL,
+		endpoint:   q.endpoint,
 		outbox:     filepath.Join(t.TempDir(), "outbox.db"),
-		student:    student,
+		student:    "student@example.com",
 		studentID:  "student-1",
 		rosterBase: "https://roster.example.com",
 		leeway:     testLeeway,
@@ -214,28 +223,71 @@ func TestQuizInChromium(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		a.close(ctx)
+		if t.Failed() {
+			t.Logf("quiz log:\n%s", q.logs.String())
+		}
 	})
-	actor := "https://roster.example.com/ims/oneroster/rostering/v1p2/users/student-1"
+	q.app, q.url = a, site.URL
+	return q
+}
 
-	browserCtx := newBrowser(t, chromiumPath)
-	tab, closeTab := chromedp.NewContext(browserCtx)
-	defer closeTab()
-	pageURL := fmt.Sprintf("%s/?heartbeatMs=%d&hiddenTimeoutMs=%d", site.URL,
+// pageURL returns the quiz page with the test's short intervals.
+func (q *quizSite) pageURL() string {
+	return fmt.Sprintf("%s/?heartbeatMs=%d&hiddenTimeoutMs=%d", q.url,
 		testHeartbeat.Milliseconds(), testHiddenTimeout.Milliseconds())
-	opened := time.Now()
-	if err := chromedp.Do(tab, chromedp.Navigate(pageURL)); err != nil {
-		t.Fatalf("open quiz: %v", err)
-	}
-	waitFor(t, 10*time.Second, "the run to start", func() bool { return readState(t, tab).RunID != "" })
-	runID := readState(t, tab).RunID
+}
 
-	// Answer the three questions, all correctly.
+// settle flushes the sender and returns the stored events once cond holds
+// for them, and then once more after a pause, so that an event sent twice
+// would be seen.
+func (q *quizSite) settle(t *testing.T, what string, cond func([]timeback.Event) bool) []timeback.Event {
+	t.Helper()
+	flushed := func() []timeback.Event {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		q.app.sender.Flush(ctx)
+		return storedEvents(t, q.endpoint, testActor)
+	}
+	waitFor(t, 15*time.Second, what, func() bool { return cond(flushed()) })
+	time.Sleep(500 * time.Millisecond)
+	return flushed()
+}
+
+// answerAll answers the three questions correctly.
+func answerAll(t *testing.T, tab context.Context) {
+	t.Helper()
 	for _, answer := range []string{"1/2", "3/4", "1/3"} {
 		sel := fmt.Sprintf(`//div[@data-answer=%q]/button[text()=%q]`, answer, answer)
 		if err := chromedp.Do(tab, chromedp.Click(sel)); err != nil {
 			t.Fatalf("answer %s: %v", answer, err)
 		}
 	}
+}
+
+func hasCompletion(events []timeback.Event) bool {
+	for _, ev := range events {
+		if _, ok := ev.(*timeback.ActivityCompleted); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func TestQuizInChromium(t *testing.T) {
+	chromiumPath := findChromium(t)
+	q := startQuiz(t)
+
+	browserCtx := newBrowser(t, chromiumPath)
+	tab, closeTab := chromedp.NewContext(browserCtx)
+	defer closeTab()
+	opened := time.Now()
+	if err := chromedp.Do(tab, chromedp.Navigate(q.pageURL())); err != nil {
+		t.Fatalf("open quiz: %v", err)
+	}
+	waitFor(t, 10*time.Second, "the run to start", func() bool { return readState(t, tab).RunID != "" })
+	runID := readState(t, tab).RunID
+
+	answerAll(t, tab)
 	waitFor(t, 5*time.Second, "two heartbeats", func() bool { return len(readState(t, tab).Flushes) >= 2 })
 
 	// Hide the page past the hidden timeout: heartbeats stop. Chromium
@@ -273,29 +325,99 @@ func TestQuizInChromium(t *testing.T) {
 	}
 	closed := time.Now()
 
-	var events []timeback.Event
-	waitFor(t, 15*time.Second, "the completion at the endpoint", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		a.sender.Flush(ctx)
-		events = storedEvents(t, endpointURL, actor)
-		for _, ev := range events {
-			if _, ok := ev.(*timeback.ActivityCompleted); ok {
-				return true
+	events := q.settle(t, "the completion at the endpoint", hasCompletion)
+	checkStoredRun(t, events, runID, opened, stoppedAt, returnedAt, closed)
+}
+
+// TestQuizReloadPauseFinish pauses and resumes a run, reloads the page
+// (pagehide ends the first run without a completion and the new page starts
+// a second), then finishes the second run with the Finish button and
+// closes the tab, which must send nothing more.
+func TestQuizReloadPauseFinish(t *testing.T) {
+	chromiumPath := findChromium(t)
+	q := startQuiz(t)
+	browserCtx := newBrowser(t, chromiumPath)
+	tab, closeTab := chromedp.NewContext(browserCtx)
+	defer closeTab()
+
+	if err := chromedp.Do(tab, chromedp.Navigate(q.pageURL())); err != nil {
+		t.Fatalf("open quiz: %v", err)
+	}
+	waitFor(t, 10*time.Second, "the first run to start", func() bool { return readState(t, tab).RunID != "" })
+	first := readState(t, tab).RunID
+
+	const pause = 800 * time.Millisecond
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("pause"))); err != nil {
+		t.Fatalf("pause: %v", err)
+	}
+	time.Sleep(pause)
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("pause"))); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	waitFor(t, 5*time.Second, "a heartbeat after the resume", func() bool {
+		return len(readState(t, tab).Flushes) >= 3
+	})
+
+	if err := chromedp.Do(tab, chromedp.Reload()); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	waitFor(t, 10*time.Second, "the second run to start", func() bool {
+		id := readState(t, tab).RunID
+		return id != "" && id != first
+	})
+	second := readState(t, tab).RunID
+
+	answerAll(t, tab)
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("finish"))); err != nil {
+		t.Fatalf("finish: %v", err)
+	}
+	waitFor(t, 10*time.Second, "the finish reply", func() bool {
+		text, err := chromedp.Run(tab, chromedp.Text(chromedp.ID("status")))
+		return err == nil && text == "Done"
+	})
+	if err := chromedp.Cancel(tab); err != nil {
+		t.Fatalf("close tab: %v", err)
+	}
+
+	events := q.settle(t, "the completion at the endpoint", hasCompletion)
+	type runEvents struct {
+		finals, completions int
+		inactive            float64
+	}
+	runs := map[string]*runEvents{first: {}, second: {}}
+	for _, ev := range events {
+		switch e := ev.(type) {
+		case *timeback.TimeSpent:
+			r, ok := runs[e.RunID]
+			if !ok {
+				t.Errorf("event %s of unexpected run %q", e.ID, e.RunID)
+				continue
+			}
+			if e.Extensions["finalFlush"] == true {
+				r.finals++
+			}
+			for _, it := range e.Items {
+				if it.Type == timeback.TimeInactive {
+					r.inactive += it.Seconds
+				}
+			}
+		case *timeback.ActivityCompleted:
+			if r, ok := runs[e.RunID]; ok {
+				r.completions++
 			}
 		}
-		return false
-	})
-	// Give a second final flush, if one were sent, the time to arrive.
-	time.Sleep(500 * time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	a.sender.Flush(ctx)
-	cancel()
-	events = storedEvents(t, endpointURL, actor)
-
-	checkStoredRun(t, events, runID, opened, stoppedAt, returnedAt, closed)
-	if t.Failed() {
-		t.Logf("quiz log:\n%s", logs.String())
+	}
+	if got := runs[first]; got.finals != 1 || got.completions != 0 {
+		t.Errorf("reloaded run: %d final flushes and %d completions, want 1 and 0", got.finals, got.completions)
+	}
+	if got, want := runs[first].inactive, (pause - 2*testHeartbeat).Seconds(); got < want {
+		t.Errorf("reloaded run: inactive %.3f s, want at least %.3f s for the pause", got, want)
+	}
+	if got := runs[second]; got.finals != 1 || got.completions != 1 {
+		t.Errorf("finished run: %d final flushes and %d completions, want 1 and 1", got.finals, got.completions)
+	}
+	if errs := q.logs.String(); strings.Contains(errs, "level=ERROR") {
+		t.Errorf("the quiz logged errors:\n%s", errs)
 	}
 }
 
