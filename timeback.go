@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/timeback/timeback-go/caliper"
@@ -129,8 +130,12 @@ func NewTimeSpent(c Common, items ...TimeItem) (*TimeSpent, error) {
 		}
 		key := [2]string{string(it.Type), it.SubType}
 		if j, dup := seen[key]; dup {
-			return nil, invalidf("generated.items[%d].type: %q with subType %q repeats item %d; "+
-				"each time category and subType may appear once", i, it.Type, it.SubType, j)
+			what := strconv.Quote(string(it.Type))
+			if it.SubType != "" {
+				what += " with subType " + strconv.Quote(it.SubType)
+			}
+			return nil, invalidf("generated.items[%d].type: %s repeats item %d; "+
+				"each time category and subType may appear once", i, what, j)
 		}
 		seen[key] = i
 		it.Start, it.End = truncateUTC(it.Start), truncateUTC(it.End)

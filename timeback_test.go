@@ -126,7 +126,8 @@ func TestTimeItemErrors(t *testing.T) {
 		{"negative", []TimeItem{{Type: TimeWaste, Seconds: -1}}, "generated.items[0].value: -1 is negative"},
 		{"reversed", []TimeItem{{Type: TimeActive, Seconds: 1, Start: start, End: start.Add(-time.Second)}}, "generated.items[0].endDate: 2026-01-27T09:59:59.000Z is before startDate 2026-01-27T10:00:00.000Z"},
 		{"window", []TimeItem{{Type: TimeActive, Seconds: 16, Start: start, End: start.Add(15 * time.Second)}}, "generated.items[0].value: 16 exceeds its window of 15 s"},
-		{"repeated", []TimeItem{{Type: TimeActive, Seconds: 1}, {Type: TimeActive, Seconds: 2}}, `generated.items[1].type: "active" with subType "" repeats item 0`},
+		{"repeated", []TimeItem{{Type: TimeActive, Seconds: 1}, {Type: TimeActive, Seconds: 2}}, `generated.items[1].type: "active" repeats item 0`},
+		{"repeated subType", []TimeItem{{Type: TimeActive, SubType: "reading", Seconds: 1}, {Type: TimeActive, SubType: "reading", Seconds: 2}}, `generated.items[1].type: "active" with subType "reading" repeats item 0`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := NewTimeSpent(common(), tt.items...)

@@ -28,6 +28,12 @@ func checkDateTime(s string) dateTimeCheck {
 		}
 		return dateTimeCheck{err: "is not an ISO 8601 date and time such as 2026-01-27T10:03:00.000Z"}
 	}
+	if s[19] == ',' {
+		// time.Parse accepts a decimal comma, which ISO 8601 allows but
+		// RFC 3339 and the Caliper form do not.
+		return dateTimeCheck{err: "separates the fraction of a second with a comma; " +
+			"Caliper writes milliseconds after a period, such as 10:03:00.000Z"}
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		if n := len(s); n >= 5 && (s[n-5] == '+' || s[n-5] == '-') && isDigit(s[n-1]) {
@@ -53,6 +59,9 @@ func checkDateTime(s string) dateTimeCheck {
 		c.deviation = "has no milliseconds; Caliper requires the form YYYY-MM-DDTHH:mm:ss.SSSZ"
 	case frac != 3:
 		c.deviation = "has " + itoa(frac) + " fractional digits; Caliper requires milliseconds (three digits)"
+		if frac == 1 {
+			c.deviation = "has 1 fractional digit; Caliper requires milliseconds (three digits)"
+		}
 	}
 	return c
 }

@@ -29,7 +29,7 @@ func TestBadInput(t *testing.T) {
 		{"negative zero in array", []byte(`[-0.0]`), "/0", "number -0.0 is negative zero"},
 		{"top-level string", []byte(`"event"`), "", `document is a string ("event"); expected a Caliper event`},
 		{"top-level number", []byte(`42`), "", "document is a number (42)"},
-		{"top-level null", []byte(`null`), "", "document is null"},
+		{"top-level null", []byte(`null`), "", "document is null; expected a Caliper event"},
 		{"nested arrays", deep, "", "nesting exceeds the maximum depth of 512"},
 		{"byte order mark", []byte("\xEF\xBB\xBF{}"), "", "byte order mark"},
 		{"invalid UTF-8", []byte("{\"a\":\"\xff\"}"), "", "line 1, column 7: invalid UTF-8 byte 0xff in string"},

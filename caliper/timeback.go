@@ -209,7 +209,7 @@ func (v *validator) timebackGeneratedObject(g int32, c *class) {
 	v.members(g, want, timebackGenerated)
 	v.requireIRI(g, "generated", "id", true)
 	if t := v.doc.get(g, "type"); t >= 0 && !v.doc.textEquals(t, want) {
-		v.errorf(t, "generated.type %s does not match %s; a %s generates a %s", v.snippet(t),
+		v.errorf(t, "generated.type %s does not match %s; an %s generates a %s", v.snippet(t),
 			c.name, c.name, want)
 	} else if t < 0 {
 		v.errorAt(v.memberPointer(g, "type"), "generated.type is missing; expected %q", want)
@@ -361,8 +361,12 @@ func (v *validator) timeItems(items int32) {
 		}
 		key := name + "\x00" + sub
 		if prev, dup := seen[key]; dup {
-			v.errorf(t, "time category %q with subType %q repeats %s; each may appear once", name, sub,
-				v.doc.pointer(prev))
+			what := strconv.Quote(name)
+			if sub != "" {
+				what += " with subType " + strconv.Quote(clip(sub))
+			}
+			v.errorf(t, "time category %s repeats %s; each time category and subType may appear once",
+				what, v.doc.pointer(prev))
 			continue
 		}
 		seen[key] = it

@@ -83,7 +83,7 @@ var timebackRules = []struct {
 	}, "/profile", `profile is missing; ActivityEvent must declare "TimebackProfile"`},
 	{"profile other", "time_spent.json", func(e map[string]any) {
 		e["profile"] = "GeneralProfile"
-	}, "/profile", "profile GeneralProfile does not allow TimeSpentEvent"},
+	}, "/profile", `profile "GeneralProfile" does not allow TimeSpentEvent`},
 	{"id without urn prefix", "activity_completed.json", func(e map[string]any) {
 		e["id"] = "c51570e4-f8ed-4c18-bb3a-dfe51b2cc594"
 	}, "/id", `id "c51570e4-f8ed-4c18-bb3a-dfe51b2cc594" is not urn:uuid: followed by a UUID`},
@@ -188,7 +188,18 @@ var timebackRules = []struct {
 	}, "/generated/items/1/type", `time category "idle" is not one of active, inactive, waste, unknown, anti-pattern`},
 	{"time category repeated", "time_spent.json", func(e map[string]any) {
 		item(e, 1)["type"] = "active"
-	}, "/generated/items/1/type", `time category "active" with subType "" repeats /generated/items/0`},
+	}, "/generated/items/1/type", `time category "active" repeats /generated/items/0; each time category and subType may appear once`},
+	{"time category and subType repeated", "time_spent.json", func(e map[string]any) {
+		item(e, 0)["subType"] = "reading"
+		item(e, 1)["type"] = "active"
+		item(e, 1)["subType"] = "reading"
+	}, "/generated/items/1/type", `time category "active" with subType "reading" repeats /generated/items/0`},
+	{"eventTime with a decimal comma", "activity_completed.json", func(e map[string]any) {
+		e["eventTime"] = "2026-01-27T10:03:00,000Z"
+	}, "/eventTime", `eventTime "2026-01-27T10:03:00,000Z" separates the fraction of a second with a comma; Caliper writes milliseconds after a period`},
+	{"generated type names the event", "activity_completed.json", func(e map[string]any) {
+		obj(e, "generated")["type"] = "TimebackTimeSpentMetricsCollection"
+	}, "/generated/type", "an ActivityEvent generates a TimebackActivityMetricsCollection"},
 	{"time items empty", "time_spent.json", func(e map[string]any) {
 		obj(e, "generated")["items"] = []any{}
 	}, "/generated/items", "generated.items is empty"},
@@ -214,7 +225,8 @@ func TestTimebackWarnings(t *testing.T) {
 	}{
 		{"2026-01-27T10:03:00.000+00:00", "has the offset +00:00; Caliper requires UTC written as Z"},
 		{"2026-01-27T10:03:00Z", "has no milliseconds"},
-		{"2026-01-27T10:03:00.5Z", "has 1 fractional digits"},
+		{"2026-01-27T10:03:00.5Z", "has 1 fractional digit; Caliper"},
+		{"2026-01-27T10:03:00.123456Z", "has 6 fractional digits; Caliper"},
 	} {
 		data := mutate(t, "activity_completed.json", func(e map[string]any) { e["eventTime"] = tt.eventTime })
 		r := caliper.Validate(data, caliper.Options{})

@@ -63,6 +63,10 @@ func (v *validator) document() Report {
 		return Report{} // the decoder already named what is wrong with the scalar
 	}
 	k := v.doc.kind(root)
+	if k == jsonNull {
+		v.errorf(root, "document is null; expected a Caliper event, entity, envelope or array")
+		return Report{}
+	}
 	v.errorf(root, "document is %s (%s); expected a Caliper event, entity, envelope or array",
 		k, v.snippet(root))
 	return Report{}
@@ -211,7 +215,7 @@ func (v *validator) profile(m int32, c *class) {
 	case !ok:
 		v.errorf(m, "profile %q is not a Caliper 1.2 profile", clip(name))
 	case !events[c.name]:
-		v.errorf(m, "profile %s does not allow %s (allowed: %s)", name, c.name, sortedKeys(events))
+		v.errorf(m, "profile %q does not allow %s (allowed: %s)", name, c.name, sortedKeys(events))
 	}
 }
 
