@@ -23,6 +23,9 @@
 // timeback.ComputeXP from the run's focused minutes; a given xpEarned above
 // them is rejected unless Config.AllowXPAboveFocus is set.
 //
+// With Config.DisableTimeTracking a run sends no windows of its own, and
+// the app reports the focused time with Metrics.ActiveTime or EndWithTime.
+//
 // A run that ends without completion can resume in a later session with
 // Activity.RunID: the Config.Store keeps its totals, and FileStore keeps
 // them across processes.

@@ -202,6 +202,45 @@ func (r *Run) End(ctx context.Context) error {
 	return err
 }
 
+// EndWithTime closes the run without a completion, like End, and reports
+// active as this session's focused time, as one window from Start to now.
+// It needs Config.DisableTimeTracking, and active must fit in that span;
+// otherwise the run stays open and unchanged.
+func (r *Run) EndWithTime(ctx context.Context, active time.Duration) error {
+	r.mu.Lock()
+	if err := r.checkOpen("end"); err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	if !r.t.cfg.DisableTimeTracking {
+		r.mu.Unlock()
+		return fmt.Errorf("%w: run %s: a time of %v is given while time tracking is on; "+
+			"set Config.DisableTimeTracking to report time yourself", ErrInvalidMetrics, r.id, active)
+	}
+	at, err := r.read()
+	if err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	windows, err := r.overrideWindows(at, active)
+	if err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	for _, w := range windows {
+		if err := r.queueWindow(w); err != nil {
+			r.mu.Unlock()
+			return err
+		}
+	}
+	r.close()
+	done, err := r.sendPending(ctx)
+	r.mu.Unlock()
+
+	r.afterSend(done)
+	return err
+}
+
 // Complete sends the time not yet reported, then the run's one
 // ActivityCompletedEvent, and closes the run. Invalid metrics, or a given
 // xpEarned above the focused minutes (unless Config.AllowXPAboveFocus),

@@ -51,6 +51,11 @@ func end() step {
 func complete(m tracker.Metrics) step {
 	return do("complete", func(r *tracker.Run) error { return r.Complete(context.Background(), m) }, nil)
 }
+func endWithTime(d time.Duration) step {
+	return do("end with time "+d.String(), func(r *tracker.Run) error {
+		return r.EndWithTime(context.Background(), d)
+	}, nil)
+}
 func fails(s step, err error) step {
 	s.name += " (fails)"
 	s.wantErr = err
@@ -258,6 +263,21 @@ func TestScenarios(t *testing.T) {
 				complete(tracker.Metrics{ActiveTime: durationPtr(20 * time.Minute)})},
 			want:   []tracker.Window{win(0, time.Hour, 20*time.Minute)},
 			wantXP: []float64{20},
+		},
+		{
+			name: "end with time",
+			cfg:  tracker.Config{DisableTimeTracking: true},
+			steps: []step{startRun(false), advance(30 * time.Hour),
+				fails(endWithTime(31*time.Hour), tracker.ErrInvalidMetrics),
+				fails(endWithTime(-time.Second), tracker.ErrInvalidMetrics),
+				endWithTime(25 * time.Hour), fails(endWithTime(time.Hour), tracker.ErrRunEnded)},
+			want: []tracker.Window{win(0, 24*time.Hour, 24*time.Hour), win(24*time.Hour, 30*time.Hour, time.Hour)},
+		},
+		{
+			name: "end with time while tracking",
+			steps: []step{startRun(false), advance(15 * time.Second),
+				fails(endWithTime(time.Second), tracker.ErrInvalidMetrics), end()},
+			want: []tracker.Window{win(0, 15*time.Second, 15*time.Second)},
 		},
 		{
 			name: "time override with tracking on",
