@@ -33,6 +33,9 @@ type fakeRoster struct {
 	// valid token before accepting again, as after a key rotation.
 	reject401 int
 	release   chan struct{} // when set, lookups wait for it to close
+	expiresIn int           // token lifetime in seconds; 0 means 3600
+	// tokenBody, when set, replaces the token reply with a 500 carrying it.
+	tokenBody string
 }
 
 func newFakeRoster(t *testing.T, users ...map[string]string) *fakeRoster {
@@ -46,6 +49,13 @@ func newFakeRoster(t *testing.T, users ...map[string]string) *fakeRoster {
 }
 
 func (f *fakeRoster) token(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	broken := f.tokenBody
+	f.mu.Unlock()
+	if broken != "" {
+		http.Error(w, broken, http.StatusInternalServerError)
+		return
+	}
 	id, secret, ok := r.BasicAuth()
 	if !ok || id != "app" || secret != "s3cret" {
 		http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
@@ -59,9 +69,13 @@ func (f *fakeRoster) token(w http.ResponseWriter, r *http.Request) {
 	f.tokens++
 	tok := fmt.Sprintf("tok-%d", f.tokens)
 	f.valid[tok] = true
+	expiresIn := f.expiresIn
 	f.mu.Unlock()
+	if expiresIn == 0 {
+		expiresIn = 3600
+	}
 	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, tok)
+	fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":%d}`, tok, expiresIn)
 }
 
 func (f *fakeRoster) list(w http.ResponseWriter, r *http.Request) {
@@ -249,6 +263,48 @@ func TestResolveRefreshesTokenOn401(t *testing.T) {
 	}
 	if tokens, _ := f.counts(); tokens != 2 {
 		t.Errorf("tokens issued = %d, want 2", tokens)
+	}
+}
+
+func TestResolveTokenRefreshedBeforeExpiry(t *testing.T) {
+	tests := []struct {
+		expiresIn  int
+		wantTokens int
+	}{
+		{3600, 1}, // reused
+		{30, 3},   // within the 60 s margin: replaced before every request
+	}
+	for _, tt := range tests {
+		f := newFakeRoster(t)
+		f.expiresIn = tt.expiresIn
+		r := newResolver(t, f.config(""))
+		for i := range 3 {
+			r.Lookup(context.Background(), fmt.Sprintf("u%d@example.com", i))
+		}
+		if got, _ := f.counts(); got != tt.wantTokens {
+			t.Errorf("expires_in %d: tokens fetched = %d, want %d", tt.expiresIn, got, tt.wantTokens)
+		}
+	}
+}
+
+func TestResolveTokenEndpointFails(t *testing.T) {
+	f := newFakeRoster(t, user("s-1", "one@example.com"))
+	f.tokenBody = "<html>gateway down</html>"
+	r := newResolver(t, f.config("one@example.com"))
+	_, err := resolve(r)
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("error = %v, want ErrUnavailable", err)
+	}
+	if !strings.Contains(err.Error(), "token request failed") {
+		t.Errorf("error %q does not name the token request", err)
+	}
+
+	// The next request tries again and succeeds once the endpoint is back.
+	f.mu.Lock()
+	f.tokenBody = ""
+	f.mu.Unlock()
+	if _, err := resolve(r); err != nil {
+		t.Errorf("after recovery: %v", err)
 	}
 }
 
