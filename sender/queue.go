@@ -1,8 +1,10 @@
 package sender
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,11 +49,16 @@ var _ Queue = (*sqlite.Outbox)(nil)
 // MemoryQueue is a Queue in memory. Its events are lost when the process
 // ends, so it suits tests and measurements, not delivery.
 type MemoryQueue struct {
-	mu      sync.Mutex
+	mu sync.Mutex
+	// entries are ordered by Seq. Those before head, and those marked in
+	// gone, are deleted.
 	entries []Entry
+	gone    []bool
+	head    int
+	queued  int
+	bytes   int64
 	dead    []DeadLetter
 	next    int64
-	bytes   int64
 	closed  bool
 }
 
@@ -75,8 +82,10 @@ func (q *MemoryQueue) Append(ctx context.Context, entries []Entry) error {
 		entries[i].Seq = q.next
 		entries[i].EnqueuedAt = entries[i].EnqueuedAt.Truncate(time.Millisecond)
 		q.bytes += int64(len(entries[i].JSON))
+		q.entries = append(q.entries, entries[i])
+		q.gone = append(q.gone, false)
 	}
-	q.entries = append(q.entries, entries...)
+	q.queued += len(entries)
 	return nil
 }
 
@@ -89,8 +98,12 @@ func (q *MemoryQueue) Peek(ctx context.Context, maxEvents, maxBytes int) ([]Entr
 	}
 	var out []Entry
 	size := 0
-	for _, e := range q.entries {
-		if len(out) == maxEvents || (len(out) > 0 && size+len(e.JSON) > maxBytes) {
+	for i := q.head; i < len(q.entries) && len(out) < maxEvents; i++ {
+		e := q.entries[i]
+		if q.gone[i] {
+			continue
+		}
+		if len(out) > 0 && size+len(e.JSON) > maxBytes {
 			break
 		}
 		size += len(e.JSON)
@@ -128,31 +141,50 @@ func (q *MemoryQueue) DeadLetter(ctx context.Context, entries []Entry, status in
 	return nil
 }
 
+// remove marks the entries of seqs deleted, found by binary search, then
+// drops the deleted entries at the head.
 func (q *MemoryQueue) remove(seqs []int64) {
-	drop := make(map[int64]bool, len(seqs))
-	for _, s := range seqs {
-		drop[s] = true
-	}
-	kept := q.entries[:0]
-	for _, e := range q.entries {
-		if drop[e.Seq] {
-			q.bytes -= int64(len(e.JSON))
+	live := q.entries[q.head:]
+	for _, seq := range seqs {
+		i, found := slices.BinarySearchFunc(live, seq, func(e Entry, seq int64) int {
+			return cmp.Compare(e.Seq, seq)
+		})
+		if !found || q.gone[q.head+i] {
 			continue
 		}
-		kept = append(kept, e)
+		q.gone[q.head+i] = true
+		q.queued--
+		q.bytes -= int64(len(live[i].JSON))
 	}
-	clear(q.entries[len(kept):])
-	q.entries = kept
+	for q.head < len(q.entries) && q.gone[q.head] {
+		q.entries[q.head] = Entry{}
+		q.head++
+	}
+	// Compact once the deleted head is the larger part, so that memory
+	// follows the queue's length.
+	if q.head > len(q.entries)/2 {
+		q.entries = append([]Entry(nil), q.entries[q.head:]...)
+		q.gone = append([]bool(nil), q.gone[q.head:]...)
+		q.head = 0
+	}
 }
 
 // Stats counts the queued events and the dead letters.
 func (q *MemoryQueue) Stats(ctx context.Context) (QueueStats, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	s := QueueStats{Queued: len(q.entries), QueuedBytes: q.bytes, Dead: len(q.dead)}
-	if len(q.entries) > 0 {
-		s.Oldest = q.entries[0].EnqueuedAt
-		s.LastSeq = q.entries[len(q.entries)-1].Seq
+	s := QueueStats{Queued: q.queued, QueuedBytes: q.bytes, Dead: len(q.dead)}
+	for i := q.head; i < len(q.entries); i++ {
+		if !q.gone[i] {
+			s.Oldest = q.entries[i].EnqueuedAt
+			break
+		}
+	}
+	for i := len(q.entries) - 1; i >= q.head; i-- {
+		if !q.gone[i] {
+			s.LastSeq = q.entries[i].Seq
+			break
+		}
 	}
 	return s, nil
 }

@@ -1,0 +1,111 @@
+package sender_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/timeback/timeback-go/sender"
+	"github.com/timeback/timeback-go/sqlite"
+)
+
+// queueImplementations are the Queue implementations that the conformance
+// tests run against.
+var queueImplementations = []struct {
+	name string
+	open func(t *testing.T) sender.Queue
+}{
+	{"memory", func(t *testing.T) sender.Queue { return sender.NewMemoryQueue() }},
+	{"sqlite", func(t *testing.T) sender.Queue {
+		o, err := sqlite.OpenOutbox(context.Background(), filepath.Join(t.TempDir(), "outbox.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}},
+}
+
+func queueEntries(from, n int) []sender.Entry {
+	at := time.Date(2026, 1, 27, 10, 0, 0, 0, time.UTC)
+	out := make([]sender.Entry, n)
+	for i := range out {
+		id := eventID(from + i)
+		out[i] = sender.Entry{ID: id, JSON: []byte(fmt.Sprintf(`{"id":%q}`, id)), EnqueuedAt: at}
+	}
+	return out
+}
+
+func TestQueueConformance(t *testing.T) {
+	for _, impl := range queueImplementations {
+		t.Run(impl.name, func(t *testing.T) {
+			q := impl.open(t)
+			defer q.Close()
+			ctx := context.Background()
+			first, second := queueEntries(0, 6), queueEntries(6, 4)
+			if err := q.Append(ctx, first); err != nil {
+				t.Fatalf("Append: %v", err)
+			}
+			if err := q.Append(ctx, second); err != nil {
+				t.Fatalf("Append: %v", err)
+			}
+			all := append(append([]sender.Entry(nil), first...), second...)
+			for i := 1; i < len(all); i++ {
+				if all[i].Seq <= all[i-1].Seq {
+					t.Fatalf("Seq %d follows %d, want increasing", all[i].Seq, all[i-1].Seq)
+				}
+			}
+
+			// Delete out of order, including one not at the head.
+			if err := q.Delete(ctx, []int64{all[3].Seq, all[0].Seq, all[1].Seq}); err != nil {
+				t.Fatalf("Delete: %v", err)
+			}
+			if err := q.DeadLetter(ctx, all[4:5], 400, "400 invalid", all[4].EnqueuedAt); err != nil {
+				t.Fatalf("DeadLetter: %v", err)
+			}
+			got, err := q.Peek(ctx, 3, 1<<20)
+			if err != nil {
+				t.Fatalf("Peek: %v", err)
+			}
+			wantIDs := []string{all[2].ID, all[5].ID, all[6].ID}
+			if len(got) != 3 {
+				t.Fatalf("Peek(3) returned %d entries, want 3", len(got))
+			}
+			for i, e := range got {
+				if e.ID != wantIDs[i] {
+					t.Errorf("Peek entry %d = %s, want %s", i, e.ID, wantIDs[i])
+				}
+			}
+
+			st, err := q.Stats(ctx)
+			if err != nil {
+				t.Fatalf("Stats: %v", err)
+			}
+			if st.Queued != 6 || st.Dead != 1 || st.LastSeq != all[9].Seq {
+				t.Errorf("Stats() = %+v, want 6 queued, 1 dead, LastSeq %d", st, all[9].Seq)
+			}
+			if want := int64(6 * len(all[0].JSON)); st.QueuedBytes != want {
+				t.Errorf("Stats().QueuedBytes = %d, want %d", st.QueuedBytes, want)
+			}
+			if !st.Oldest.Equal(all[2].EnqueuedAt) {
+				t.Errorf("Stats().Oldest = %v, want %v", st.Oldest, all[2].EnqueuedAt)
+			}
+
+			var seqs []int64
+			for _, e := range all {
+				seqs = append(seqs, e.Seq)
+			}
+			if err := q.Delete(ctx, seqs); err != nil {
+				t.Fatalf("Delete all: %v", err)
+			}
+			if got, _ := q.Peek(ctx, 10, 1<<20); len(got) != 0 {
+				t.Errorf("Peek after deleting everything returned %d entries", len(got))
+			}
+			st, _ = q.Stats(ctx)
+			if st.Queued != 0 || st.QueuedBytes != 0 || !st.Oldest.IsZero() || st.LastSeq != 0 {
+				t.Errorf("Stats() of an empty queue = %+v", st)
+			}
+		})
+	}
+}
