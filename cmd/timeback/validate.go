@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/timeback/timeback-go/caliper"
@@ -19,7 +20,8 @@ const validateUsage = `Usage: timeback validate [--strict] [--json] PATH|- ...
 
 Checks each input against Caliper 1.2 and the TimebackProfile. An input may be
 one event, one entity, an envelope, a JSON array of events, or NDJSON (one
-document per line, reported as PATH:LINE). "-" reads standard input.
+document per line, reported as PATH:LINE; an event id repeated on a later
+line is an error). "-" reads standard input, once.
 
 Exit status: 0 when every input is valid, 1 when any is invalid, 2 for a usage
 or read error.
@@ -55,6 +57,11 @@ func runValidate(ctx context.Context, e env, args []string) int {
 	if len(paths) == 0 {
 		fmt.Fprintln(e.stderr, "timeback validate: no input; give one or more files, or - for standard input")
 		fs.Usage()
+		return exitUsage
+	}
+
+	if i := slices.Index(paths, "-"); i >= 0 && slices.Contains(paths[i+1:], "-") {
+		fmt.Fprintln(e.stderr, `timeback validate: "-" is given more than once; standard input can be read only once`)
 		return exitUsage
 	}
 
@@ -134,41 +141,69 @@ func validateInput(name string, data []byte, opts caliper.Options) []validateRes
 		name = "<stdin>"
 	}
 	if !isNDJSON(name, data) {
-		return []validateResult{validateDocument(name, data, opts)}
+		r, _ := validateDocument(name, data, opts)
+		return []validateResult{r}
 	}
 	var out []validateResult
+	firstLine := map[string]int{} // event id -> the line that first carries it
 	for i, line := range bytes.Split(data, []byte("\n")) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		out = append(out, validateDocument(name+":"+strconv.Itoa(i+1), line, opts))
+		r, report := validateDocument(name+":"+strconv.Itoa(i+1), line, opts)
+		for _, it := range report.Items {
+			if it.Event == nil || it.ID == "" {
+				continue
+			}
+			first, seen := firstLine[it.ID]
+			switch {
+			case !seen:
+				firstLine[it.ID] = i + 1
+			case first != i+1: // a repeat inside one line is reported by the validator
+				r.Valid = false
+				r.Problems = append(r.Problems, caliper.Problem{
+					Pointer:  it.Pointer + "/id",
+					Severity: caliper.SeverityError,
+					Message: fmt.Sprintf("event id %q repeats the id of line %d; events in one input need distinct ids",
+						it.ID, first),
+				})
+			}
+		}
+		out = append(out, r)
 	}
 	return out
 }
 
-func validateDocument(name string, data []byte, opts caliper.Options) validateResult {
+func validateDocument(name string, data []byte, opts caliper.Options) (validateResult, caliper.Report) {
 	r := caliper.Validate(data, opts)
 	problems := r.Problems
 	if problems == nil {
 		problems = caliper.Problems{}
 	}
-	return validateResult{Name: name, Kind: r.Kind.String(), Valid: r.Valid(opts), Problems: problems}
+	return validateResult{Name: name, Kind: r.Kind.String(), Valid: r.Valid(opts), Problems: problems}, r
 }
 
 // isNDJSON reports whether data holds one JSON document per line: a .ndjson
-// or .jsonl name, or several non-empty lines of which the first is a complete
-// JSON object on its own.
+// or .jsonl name, or several non-empty lines that each start with '{' or '['
+// while the whole is not one JSON document. A pretty-printed document has
+// lines that start with '"' or '}', so it is never taken for NDJSON.
 func isNDJSON(name string, data []byte) bool {
 	switch filepath.Ext(name) {
 	case ".ndjson", ".jsonl":
 		return true
 	}
-	first, rest, found := bytes.Cut(bytes.TrimSpace(data), []byte("\n"))
-	if !found || len(bytes.TrimSpace(rest)) == 0 {
-		return false
+	lines := 0
+	for line := range bytes.Lines(data) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] != '{' && line[0] != '[' {
+			return false
+		}
+		lines++
 	}
-	first = bytes.TrimSpace(first)
-	return len(first) > 0 && first[0] == '{' && json.Valid(first)
+	return lines > 1 && !json.Valid(data)
 }
 
 func writeTextResult(w io.Writer, r validateResult) {

@@ -137,3 +137,57 @@ func TestValidateUsageErrors(t *testing.T) {
 		t.Errorf("missing file: got exit %d, stderr %q; want 2 naming the file", code, errOut)
 	}
 }
+
+func TestValidateNDJSONDuplicateIDs(t *testing.T) {
+	event := strings.Join(strings.Fields(example(t, "time_spent.json")), " ")
+	other := strings.Replace(event, "a1b2c3d4-e5f6-7890-abcd-ef1234567890", "a1b2c3d4-e5f6-4890-abcd-ef1234567890", 1)
+	path := writeFile(t, "events.ndjson", event+"\n"+other+"\n"+event+"\n")
+	code, out, _ := runCommand(t, "", "validate", path)
+	if code != exitFailure {
+		t.Errorf("got exit %d, want 1", code)
+	}
+	want := path + ":1: valid\n" + path + ":2: valid\n" + path + ":3: invalid\n" +
+		`  /id: event id "urn:uuid:a1b2c3d4-e5f6-7890-abcd-ef1234567890" repeats the id of line 1; ` +
+		"events in one input need distinct ids\n"
+	if out != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+func TestValidateNDJSONBadFirstLine(t *testing.T) {
+	event := strings.Join(strings.Fields(example(t, "time_spent.json")), " ")
+	path := writeFile(t, "events.txt", "{\"id\":\n"+event+"\n")
+	code, out, _ := runCommand(t, "", "validate", path)
+	if code != exitFailure {
+		t.Errorf("got exit %d, want 1", code)
+	}
+	if !strings.HasPrefix(out, path+":1: invalid\n") || !strings.Contains(out, path+":2: valid\n") {
+		t.Errorf("got %q, want line 1 invalid and line 2 valid", out)
+	}
+}
+
+func TestValidatePrettyPrintedNotNDJSON(t *testing.T) {
+	path := writeFile(t, "event.txt", example(t, "time_spent.json"))
+	code, out, _ := runCommand(t, "", "validate", path)
+	if code != exitOK || out != path+": valid\n" {
+		t.Errorf("got exit %d, output %q; want one valid document", code, out)
+	}
+}
+
+func TestValidateStdinTwice(t *testing.T) {
+	code, out, errOut := runCommand(t, example(t, "time_spent.json"), "validate", "-", "-")
+	if code != exitUsage {
+		t.Errorf("got exit %d, want 2", code)
+	}
+	if out != "" || !strings.Contains(errOut, `"-" is given more than once`) {
+		t.Errorf("got stdout %q, stderr %q; want a usage error about -", out, errOut)
+	}
+}
+
+func TestValidateDirectory(t *testing.T) {
+	dir := t.TempDir()
+	code, _, errOut := runCommand(t, "", "validate", dir)
+	if code != exitUsage || !strings.Contains(errOut, dir) || !strings.Contains(errOut, "is a directory") {
+		t.Errorf("got exit %d, stderr %q; want 2 naming the directory", code, errOut)
+	}
+}
