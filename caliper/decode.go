@@ -14,6 +14,10 @@ import (
 // megabytes of "[" from exhausting the stack.
 const MaxDepth = 512
 
+// MaxDocumentBytes is the largest document the decoder accepts: its node
+// table keeps byte offsets as int32.
+const MaxDocumentBytes = math.MaxInt32
+
 // jsonKind is the kind of one decoded JSON value.
 type jsonKind uint8
 
@@ -68,6 +72,10 @@ type decoder struct {
 // naming its line and column; value problems such as a duplicate key are
 // collected and decoding goes on.
 func decode(data []byte) (*document, Problems) {
+	if len(data) > MaxDocumentBytes {
+		return nil, Problems{errorf("", "document is %d bytes; the maximum is %d bytes (2 GiB - 1)",
+			len(data), MaxDocumentBytes)}
+	}
 	d := decoder{data: data, nodes: make([]node, 0, estimateNodes(len(data)))}
 	switch {
 	case len(data) >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF:

@@ -73,6 +73,16 @@ func TestDuplicateKeyEscaped(t *testing.T) {
 	}
 }
 
+func TestDocumentAboveMaxSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 2 GiB of address space; skipped with -short")
+	}
+	// The slice is never written, so the operating system backs it with
+	// shared zero pages.
+	data := make([]byte, caliper.MaxDocumentBytes+1)
+	assertOne(t, data, caliper.Options{}, "", "document is 2147483648 bytes; the maximum is 2147483647 bytes")
+}
+
 func TestDuplicateKeyReportedOnce(t *testing.T) {
 	r := caliper.Validate([]byte(`{"type":"Person","a":1,"b":2,"a":3,"a":4}`), caliper.Options{})
 	var dups []string
