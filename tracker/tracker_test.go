@@ -720,3 +720,41 @@ func TestConcurrentActions(t *testing.T) {
 		t.Errorf("windows sum to %v, want 14s", total)
 	}
 }
+
+// discardSink encodes every event, as a sender does, and keeps none.
+type discardSink struct{}
+
+func (discardSink) Send(_ context.Context, events ...timeback.Event) error {
+	for _, e := range events {
+		if _, err := e.MarshalJSON(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BenchmarkHeartbeat measures one heartbeat: cutting the window, building
+// and encoding its TimeSpentEvent and saving the run state in memory.
+func BenchmarkHeartbeat(b *testing.B) {
+	clock := tracker.NewFakeClock(testStart)
+	tr, err := tracker.New(tracker.Config{Sink: discardSink{}, Clock: clock})
+	if err != nil {
+		b.Fatal(err)
+	}
+	run, err := tr.Start(context.Background(), tracker.Activity{Actor: student, Object: lesson, CourseID: "MATH-3"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%4 == 0 {
+			run.Pause()
+		} else if i%4 == 2 {
+			run.Resume()
+		}
+		clock.Advance(tracker.DefaultHeartbeatInterval)
+	}
+	if got := run.State().Windows; got < b.N {
+		b.Fatalf("%d windows after %d heartbeats", got, b.N)
+	}
+}

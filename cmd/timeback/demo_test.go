@@ -278,3 +278,15 @@ func checkStoredDemo(t *testing.T, base, token string) {
 		}
 	}
 }
+
+// BenchmarkDemo runs the whole demo: server start, 126 events through the
+// tracker, the SQLite outbox and HTTP, the read-back and the clean-up.
+func BenchmarkDemo(b *testing.B) {
+	b.Setenv("TMPDIR", b.TempDir())
+	for b.Loop() {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), env{nil, &stdout, &stderr}, []string{"demo"}); code != exitOK {
+			b.Fatalf("timeback demo exit status %d; stderr:\n%s", code, stderr.String())
+		}
+	}
+}
