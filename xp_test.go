@@ -2,6 +2,7 @@ package timeback
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -146,4 +147,19 @@ func TestResolveXPChecksQuestions(t *testing.T) {
 	if _, err := ResolveXP(xpFloat(-2), XPInput{Active: time.Hour}, true); err == nil {
 		t.Errorf("ResolveXP(-2, allowed) = nil error, want xpEarned error")
 	}
+}
+
+func ExampleComputeXP() {
+	total, correct := 10.0, 9.0
+	xp, err := ComputeXP(XPInput{Active: 12*time.Minute + 30*time.Second,
+		TotalQuestions: &total, CorrectQuestions: &correct, Attempt: 2})
+	fmt.Println(xp, err)
+
+	// A given xpEarned above the focused minutes is rejected.
+	given := 13.0
+	_, err = ResolveXP(&given, XPInput{Active: 12*time.Minute + 30*time.Second}, false)
+	fmt.Println(err)
+	// Output:
+	// 6.3 <nil>
+	// xpEarned: 13 is above the run's 12.5 focused minutes: 1 XP = 1 focused minute
 }
