@@ -758,3 +758,32 @@ func BenchmarkHeartbeat(b *testing.B) {
 		b.Fatalf("%d windows after %d heartbeats", got, b.N)
 	}
 }
+
+func TestHiddenTimeoutStopsTimers(t *testing.T) {
+	h := newHarness(t, tracker.Config{})
+	run := h.mustStart()
+	if err := run.SetVisible(false); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(tracker.DefaultHiddenTimeout)
+	if n := h.clock.Pending(); n != 0 {
+		t.Errorf("%d timers pending after the hidden timeout, want 0", n)
+	}
+	sent := len(h.sink.all())
+	h.clock.Advance(time.Hour)
+	if got := len(h.sink.all()); got != sent {
+		t.Errorf("sink got %d events while away, want none", got-sent)
+	}
+
+	if err := run.SetVisible(true); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.clock.Pending(); n != 1 {
+		t.Errorf("%d timers pending after the return, want the heartbeat", n)
+	}
+	h.clock.Advance(tracker.DefaultHeartbeatInterval)
+	got := h.sink.windows(t)
+	if last := got[len(got)-1]; !windowEqual(last, win(70*time.Minute, 70*time.Minute+15*time.Second, 15*time.Second)) {
+		t.Errorf("window after the return %s, want 15 s active from 70 min", formatWindows([]tracker.Window{last}))
+	}
+}
