@@ -137,7 +137,7 @@ func (b *lockedBuffer) String() string {
 }
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	h       *Handler
 	sink    *recordSink
 	clock   *fakeClock
@@ -148,7 +148,7 @@ type harness struct {
 
 // newHarness returns a handler whose resolver reads the student's e-mail
 // from the X-Student header, with ann as the default student.
-func newHarness(t *testing.T, edit func(*Config)) *harness {
+func newHarness(t testing.TB, edit func(*Config)) *harness {
 	t.Helper()
 	x := &harness{t: t, sink: &recordSink{}, clock: &fakeClock{now: testStart}, logs: &lockedBuffer{},
 		student: ann.Email}
@@ -185,7 +185,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode reply %s: %v", r.body, err)
