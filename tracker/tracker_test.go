@@ -687,6 +687,8 @@ func TestResumeBeforeLastWindow(t *testing.T) {
 func TestConcurrentActions(t *testing.T) {
 	h := newHarness(t, tracker.Config{HeartbeatInterval: time.Second})
 	run := h.mustStart()
+
+	// One goroutine moves the clock, firing heartbeats, while this one acts.
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -707,6 +709,7 @@ func TestConcurrentActions(t *testing.T) {
 	if err := run.End(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+
 	got := h.sink.windows(t)
 	checkWindows(t, got)
 	if first, last := got[0].Start, got[len(got)-1].End; last.Sub(first) != 14*time.Second {
