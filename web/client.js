@@ -298,6 +298,9 @@ export class Activity {
 
   // pagehide sends the final flush with sendBeacon, which the browser
   // delivers after the page is gone. Queued heartbeats go first.
+  // NOTE: browsers do not promise that beacons arrive in order. A queued
+  // heartbeat that arrives after the final flush is rejected, because the
+  // session is closed by then, and its window is lost.
   pagehide() {
     if (!this.tracking()) return;
     const metrics = this.options.metrics ? this.options.metrics() : null;

@@ -954,6 +954,19 @@ func TestNewRejectsConfig(t *testing.T) {
 	}
 }
 
+func TestMemoryRunsBounded(t *testing.T) {
+	x := newHarness(t, func(c *Config) { c.Runs = &MemoryRuns{MaxRuns: 2} })
+	x.mustStart()
+	x.mustStart()
+	resp := x.post("/activity/start", startBody(""))
+	if resp.status != http.StatusServiceUnavailable {
+		t.Fatalf("third run: status %d, want 503", resp.status)
+	}
+	if msg := resp.message(); !strings.Contains(msg, "maximum") {
+		t.Errorf("message %q does not name the limit", msg)
+	}
+}
+
 func TestMemoryRunsExpireIdle(t *testing.T) {
 	clock := &fakeClock{now: testStart}
 	runs := &MemoryRuns{IdleTimeout: time.Hour, Now: clock.Now}

@@ -80,6 +80,10 @@ type MemoryRuns struct {
 	// IdleTimeout is how long a run is kept after its last message. Zero
 	// means 24 hours.
 	IdleTimeout time.Duration
+	// MaxRuns bounds the runs kept, so that a client starting runs in a
+	// loop cannot exhaust memory; past it Create fails with
+	// CodeUnavailable. Zero means 100,000.
+	MaxRuns int
 	// Now is the clock for idle expiry. Nil means time.Now.
 	Now func() time.Time
 
@@ -117,6 +121,14 @@ func (m *MemoryRuns) Create(ctx context.Context, run Run) error {
 	m.sweep(now)
 	if _, ok := m.runs[run.ID]; ok {
 		return timeback.Errorf(timeback.CodeConflict, "run %q already exists", run.ID)
+	}
+	limit := m.MaxRuns
+	if limit <= 0 {
+		limit = 100000
+	}
+	if len(m.runs) >= limit {
+		return timeback.Errorf(timeback.CodeUnavailable,
+			"cannot start run %q: %d runs are open, the maximum; retry later", run.ID, len(m.runs))
 	}
 	m.runs[run.ID] = &memoryRun{run: run, seen: now}
 	return nil
