@@ -460,6 +460,11 @@ func (r *Run) common(eventTime time.Time) timeback.Common {
 // the run state once the sink took them. It returns the windows sent, for
 // OnFlush. Events the sink refused stay queued, with their ids, for the
 // next attempt.
+//
+// NOTE: events stay queued in memory, without a limit, while the sink
+// fails. A crash between the sink taking events and the save leaves the
+// saved totals one send behind, so a resumed run computes XP from slightly
+// less time than the server has.
 func (r *Run) sendPending(ctx context.Context) ([]Window, error) {
 	if len(r.pending) > 0 {
 		events := make([]timeback.Event, len(r.pending))
