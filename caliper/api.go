@@ -100,9 +100,16 @@ func (r Report) Valid(opts Options) bool { return r.Problems.Valid(opts.Strict) 
 // configuration payload. Validate never panics: malformed input yields
 // problems.
 func Validate(data []byte, opts Options) Report {
+	_, r := validate(data, opts)
+	return r
+}
+
+// validate is Validate that also returns the decoded document, nil when the
+// JSON itself is invalid.
+func validate(data []byte, opts Options) (*document, Report) {
 	doc, problems := decode(data)
 	if doc == nil {
-		return Report{Problems: problems}
+		return nil, Report{Problems: problems}
 	}
 	v := validator{doc: doc, problems: problems}
 	r := v.document()
@@ -112,7 +119,7 @@ func Validate(data []byte, opts Options) Report {
 			r.Problems[i].Severity = SeverityError
 		}
 	}
-	return r
+	return doc, r
 }
 
 // Canonical returns a canonical encoding of one JSON value: object members
