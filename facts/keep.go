@@ -50,9 +50,27 @@ type RunState struct {
 // decoded is an error wrapping ErrInvalidEvent, which should reject its
 // batch; other errors are the ledger's.
 func Keep(ctx context.Context, l Ledger, events []*timeback.StoredEvent) error {
-	derived, runs, err := deriveAll(events)
-	if err != nil || len(runs) == 0 {
-		return err
+	decoded := make([]*Event, len(events))
+	for i, se := range events {
+		e, err := Decode(se.JSON)
+		if errors.Is(err, ErrNotTimeback) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		decoded[i] = e
+	}
+	return KeepDecoded(ctx, l, events, decoded)
+}
+
+// KeepDecoded is Keep for a store that has decoded the events already, for
+// example to reject a batch before writing it: decoded[i] is Decode of
+// events[i], nil for an event that is not a TimebackProfile event.
+func KeepDecoded(ctx context.Context, l Ledger, events []*timeback.StoredEvent, decoded []*Event) error {
+	derived, runs := deriveAll(events, decoded)
+	if len(runs) == 0 {
+		return nil
 	}
 	states, err := l.LockRuns(ctx, runs)
 	if err != nil {
@@ -65,17 +83,14 @@ func Keep(ctx context.Context, l Ledger, events []*timeback.StoredEvent) error {
 	return nil
 }
 
-func deriveAll(events []*timeback.StoredEvent) ([]Derived, []RunSpan, error) {
+func deriveAll(events []*timeback.StoredEvent, decoded []*Event) ([]Derived, []RunSpan) {
 	var derived []Derived
 	index := map[RunKey]int{}
 	var runs []RunSpan
-	for _, se := range events {
-		e, err := Decode(se.JSON)
-		if errors.Is(err, ErrNotTimeback) {
+	for i, se := range events {
+		e := decoded[i]
+		if e == nil {
 			continue
-		}
-		if err != nil {
-			return nil, nil, err
 		}
 		d := Derive(se.Sensor, se.Seq, e)
 		if len(d.Windows) == 0 && d.Completion == nil {
@@ -83,14 +98,14 @@ func deriveAll(events []*timeback.StoredEvent) ([]Derived, []RunSpan, error) {
 		}
 		derived = append(derived, d)
 		k := RunKey{e.StudentID, e.RunID}
-		i, ok := index[k]
+		j, ok := index[k]
 		if !ok {
-			i = len(runs)
-			index[k] = i
+			j = len(runs)
+			index[k] = j
 			runs = append(runs, RunSpan{RunKey: k})
 		}
 		for _, w := range d.Windows {
-			span := &runs[i]
+			span := &runs[j]
 			if span.Start.IsZero() || w.Start.Before(span.Start) {
 				span.Start = w.Start
 			}
@@ -100,7 +115,7 @@ func deriveAll(events []*timeback.StoredEvent) ([]Derived, []RunSpan, error) {
 		}
 	}
 	slices.SortFunc(runs, func(a, b RunSpan) int { return compareRunKeys(a.RunKey, b.RunKey) })
-	return derived, runs, nil
+	return derived, runs
 }
 
 func compareRunKeys(a, b RunKey) int {

@@ -20,9 +20,11 @@ import (
 // because of a concurrent one (a deadlock or serialization failure).
 const maxAttempts = 3
 
-// Append stores the batches in one transaction. Each batch runs inside a
-// savepoint, so a conflict rolls back that batch alone, and the facts of
-// the events a batch adds are kept in the same savepoint.
+// Append stores the batches in one transaction. It holds the store's
+// advisory lock for the whole transaction, so no other appender writes
+// meanwhile: it first reads which ids and job ids are stored already and
+// decides in memory which batches conflict, then writes the events, jobs
+// and facts of all accepted batches with one statement each.
 func (s *Store) Append(ctx context.Context, batches []*timeback.Batch) ([]timeback.AppendResult, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
@@ -46,150 +48,36 @@ func (s *Store) appendOnce(ctx context.Context, batches []*timeback.Batch) ([]ti
 	defer tx.Rollback(ctx)
 
 	// One appender at a time across all servers of the database, so that
-	// seq order is commit order; see migrations.
+	// seq order is commit order (see migrations) and the checks below
+	// stay true until the commit.
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockAppend); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	results := make([]timeback.AppendResult, len(batches))
-	for i, b := range batches {
-		if results[i], err = appendBatch(ctx, tx, b, now); err != nil {
-			return nil, err
-		}
+	plan, err := planAppend(ctx, tx, batches, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := plan.write(ctx, tx); err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, err
 	}
-	return results, nil
+	return plan.results, nil
 }
 
-// batchRejected is a batch outcome that rolls back the batch's savepoint
-// but keeps the transaction going.
-type batchRejected struct{ err error }
-
-func (e batchRejected) Error() string { return e.err.Error() }
-
-func appendBatch(ctx context.Context, tx pgx.Tx, b *timeback.Batch, now time.Time) (timeback.AppendResult, error) {
-	if _, err := tx.Exec(ctx, `SAVEPOINT batch`); err != nil {
-		return timeback.AppendResult{}, err
-	}
-	res, err := storeBatch(ctx, tx, b, now)
-	var rejected batchRejected
-	if errors.As(err, &rejected) {
-		if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT batch`); err != nil {
-			return timeback.AppendResult{}, err
-		}
-		if _, err := tx.Exec(ctx, `RELEASE SAVEPOINT batch`); err != nil {
-			return timeback.AppendResult{}, err
-		}
-		return timeback.AppendResult{Err: rejected.err}, nil
-	}
-	if err != nil {
-		return timeback.AppendResult{}, err
-	}
-	if _, err := tx.Exec(ctx, `RELEASE SAVEPOINT batch`); err != nil {
-		return timeback.AppendResult{}, err
-	}
-	return res, nil
-}
-
-const insertEvents = `INSERT INTO events (id, type, action, profile, sensor, event_time, actor_id,
-		actor_email, object_id, job_id, stored, digest, json)
-	SELECT u.id, u.type, u.action, u.profile, $10, u.event_time, u.actor_id,
-		u.actor_email, u.object_id, $11, $12, u.digest, u.json
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
-		$7::text[], $8::text[], $9::bytea[], $13::bytea[]) WITH ORDINALITY
-		AS u(id, type, action, profile, event_time, actor_id, actor_email, object_id, digest, json, ord)
-	ORDER BY u.ord
-	ON CONFLICT (id) DO NOTHING
-	RETURNING id, seq`
-
-func storeBatch(ctx context.Context, tx pgx.Tx, b *timeback.Batch, now time.Time) (timeback.AppendResult, error) {
-	if err := checkBatch(b); err != nil {
-		return timeback.AppendResult{}, batchRejected{err}
-	}
-	n := len(b.Events)
-	events := make([]*timeback.StoredEvent, n)
-	digests := make([][]byte, n)
-	cols := struct {
-		id, typ, action, profile, actorID, actorEmail, objectID []string
-		eventTime                                               []time.Time
-		digest, json                                            [][]byte
-	}{}
-	for i := range b.Events {
-		ev := storedEvent(b, &b.Events[i], now)
-		sum := sha256.Sum256(b.Events[i].Canonical)
-		events[i], digests[i] = ev, sum[:]
-		cols.id = append(cols.id, ev.ID)
-		cols.typ = append(cols.typ, ev.Type)
-		cols.action = append(cols.action, ev.Action)
-		cols.profile = append(cols.profile, ev.Profile)
-		cols.eventTime = append(cols.eventTime, ev.EventTime)
-		cols.actorID = append(cols.actorID, ev.ActorID)
-		cols.actorEmail = append(cols.actorEmail, ev.ActorEmail)
-		cols.objectID = append(cols.objectID, ev.ObjectID)
-		cols.digest = append(cols.digest, sum[:])
-		cols.json = append(cols.json, ev.JSON)
-	}
-
-	rows, err := tx.Query(ctx, insertEvents, cols.id, cols.typ, cols.action, cols.profile, cols.eventTime,
-		cols.actorID, cols.actorEmail, cols.objectID, cols.digest, b.Sensor, b.JobID, now, cols.json)
-	if err != nil {
-		return timeback.AppendResult{}, err
-	}
-	inserted := map[string]int64{}
-	for rows.Next() {
-		var id string
-		var seq int64
-		if err := rows.Scan(&id, &seq); err != nil {
-			rows.Close()
-			return timeback.AppendResult{}, err
-		}
-		inserted[id] = seq
-	}
-	if err := rows.Err(); err != nil {
-		return timeback.AppendResult{}, err
-	}
-
-	existing, err := storedDigests(ctx, tx, events, inserted)
-	if err != nil {
-		return timeback.AppendResult{}, err
-	}
-	job := &timeback.Job{ID: b.JobID, State: timeback.JobCompleted, Processed: now,
-		Results: make([]timeback.JobResult, 0, n)}
-	res := timeback.AppendResult{Job: job}
-	var added []*timeback.StoredEvent
-	for i, ev := range events {
-		if seq, ok := inserted[ev.ID]; ok {
-			ev.Seq = seq
-			added = append(added, ev)
-			res.Stored++
-			job.Results = append(job.Results, timeback.JobResult{
-				AllocatedID: strconv.FormatInt(seq, 10), ExternalID: ev.ID})
-			continue
-		}
-		have := existing[ev.ID]
-		if !bytes.Equal(have.digest, digests[i]) {
-			return timeback.AppendResult{}, batchRejected{conflict(&b.Events[i])}
-		}
-		res.Duplicates++
-		job.Results = append(job.Results, timeback.JobResult{
-			AllocatedID: strconv.FormatInt(have.seq, 10), ExternalID: ev.ID, Duplicate: true})
-	}
-
-	if err := saveJob(ctx, tx, job); err != nil {
-		return timeback.AppendResult{}, err
-	}
-	if len(added) > 0 {
-		err := facts.Keep(ctx, ledger{tx}, added)
-		if errors.Is(err, facts.ErrInvalidEvent) {
-			return timeback.AppendResult{}, batchRejected{factError(err)}
-		}
-		if err != nil {
-			return timeback.AppendResult{}, err
-		}
-	}
-	return res, nil
+// appendPlan is what one Append writes: the new events of the accepted
+// batches in order, and one result per batch.
+type appendPlan struct {
+	results []timeback.AppendResult
+	added   []*timeback.StoredEvent
+	decoded []*facts.Event // facts.Decode of added, nil for events of other profiles
+	digests [][]byte
+	jobs    []*timeback.Job
+	// pending maps the results that wait for the seq of an event added in
+	// this Append, by event id.
+	pending map[string][]*timeback.JobResult
 }
 
 type storedDigest struct {
@@ -197,48 +85,234 @@ type storedDigest struct {
 	digest []byte
 }
 
-// storedDigests returns the seq and digest of the events of the batch that
-// were stored before it.
-func storedDigests(ctx context.Context, tx pgx.Tx, events []*timeback.StoredEvent,
-	inserted map[string]int64) (map[string]storedDigest, error) {
-	var ids []string
-	for _, ev := range events {
-		if _, ok := inserted[ev.ID]; !ok {
-			ids = append(ids, ev.ID)
+// planAppend decides the outcome of each batch against what is stored and
+// what earlier batches of the same Append add.
+func planAppend(ctx context.Context, tx pgx.Tx, batches []*timeback.Batch, now time.Time) (*appendPlan, error) {
+	var ids, jobIDs []string
+	for _, b := range batches {
+		jobIDs = append(jobIDs, b.JobID)
+		for _, ev := range b.Events {
+			ids = append(ids, ev.Item.ID)
 		}
 	}
-	out := make(map[string]storedDigest, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	rows, err := tx.Query(ctx, `SELECT id, seq, digest FROM events WHERE id = ANY($1)`, ids)
+	stored, usedJobs, err := lookup(ctx, tx, ids, jobIDs)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+
+	p := &appendPlan{results: make([]timeback.AppendResult, len(batches)),
+		pending: map[string][]*timeback.JobResult{}}
+	addedDigest := map[string][]byte{} // events added by earlier batches of this Append
+	for i, b := range batches {
+		res, batchAdded, err := p.planBatch(b, now, stored, addedDigest, usedJobs)
+		if err != nil {
+			p.results[i] = timeback.AppendResult{Err: err}
+			continue
+		}
+		p.results[i] = res
+		p.jobs = append(p.jobs, res.Job)
+		usedJobs[b.JobID] = true
+		for _, a := range batchAdded {
+			p.added = append(p.added, a.event)
+			p.decoded = append(p.decoded, a.decoded)
+			p.digests = append(p.digests, a.digest)
+			addedDigest[a.event.ID] = a.digest
+		}
+	}
+	return p, nil
+}
+
+type addedEvent struct {
+	event   *timeback.StoredEvent
+	decoded *facts.Event
+	digest  []byte
+}
+
+// planBatch returns the result of one batch and the events it adds, or the
+// error that rejects it. It changes p only through the pending results of
+// an accepted batch.
+func (p *appendPlan) planBatch(b *timeback.Batch, now time.Time, stored map[string]storedDigest,
+	addedDigest map[string][]byte, usedJobs map[string]bool) (timeback.AppendResult, []addedEvent, error) {
+	if err := checkBatch(b); err != nil {
+		return timeback.AppendResult{}, nil, err
+	}
+	if usedJobs[b.JobID] {
+		return timeback.AppendResult{}, nil, timeback.Errorf(timeback.CodeInvalid, "job id %q is already used", b.JobID)
+	}
+	job := &timeback.Job{ID: b.JobID, State: timeback.JobCompleted, Processed: now,
+		Results: make([]timeback.JobResult, len(b.Events))}
+	res := timeback.AppendResult{Job: job}
+	var added []addedEvent
+	var waiting []int // results that wait for an event added earlier in this Append
+	for i := range b.Events {
+		ev := &b.Events[i]
+		sum := sha256.Sum256(ev.Canonical)
+		job.Results[i].ExternalID = ev.Item.ID
+		if have, ok := stored[ev.Item.ID]; ok {
+			if !bytes.Equal(have.digest, sum[:]) {
+				return timeback.AppendResult{}, nil, conflict(ev)
+			}
+			res.Duplicates++
+			job.Results[i].Duplicate = true
+			job.Results[i].AllocatedID = strconv.FormatInt(have.seq, 10)
+			continue
+		}
+		if d, ok := addedDigest[ev.Item.ID]; ok {
+			if !bytes.Equal(d, sum[:]) {
+				return timeback.AppendResult{}, nil, conflict(ev)
+			}
+			res.Duplicates++
+			job.Results[i].Duplicate = true
+			waiting = append(waiting, i)
+			continue
+		}
+		se := storedEvent(b, ev, now)
+		decoded, err := facts.Decode(se.JSON)
+		switch {
+		case errors.Is(err, facts.ErrNotTimeback):
+			decoded = nil
+		case err != nil:
+			return timeback.AppendResult{}, nil, factError(err)
+		}
+		added = append(added, addedEvent{se, decoded, sum[:]})
+		res.Stored++
+		waiting = append(waiting, i)
+	}
+	for _, i := range waiting {
+		r := &job.Results[i]
+		p.pending[r.ExternalID] = append(p.pending[r.ExternalID], r)
+	}
+	return res, added, nil
+}
+
+// lookup returns the seq and digest of the ids that are stored, and which
+// job ids are used.
+func lookup(ctx context.Context, tx pgx.Tx, ids, jobIDs []string) (map[string]storedDigest, map[string]bool, error) {
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT id, seq, digest FROM events WHERE id = ANY($1)`, ids)
+	batch.Queue(`SELECT id FROM jobs WHERE id = ANY($1)`, jobIDs)
+	results := tx.SendBatch(ctx, batch)
+	defer results.Close()
+
+	stored := map[string]storedDigest{}
+	rows, err := results.Query()
+	if err != nil {
+		return nil, nil, err
+	}
 	for rows.Next() {
 		var id string
 		var d storedDigest
 		if err := rows.Scan(&id, &d.seq, &d.digest); err != nil {
-			return nil, err
+			rows.Close()
+			return nil, nil, err
 		}
-		out[id] = d
+		stored[id] = d
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	rows, err = results.Query()
+	if err != nil {
+		return nil, nil, err
+	}
+	used, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, nil, err
+	}
+	usedJobs := map[string]bool{}
+	for _, id := range used {
+		usedJobs[id] = true
+	}
+	return stored, usedJobs, results.Close()
 }
 
-func saveJob(ctx context.Context, tx pgx.Tx, job *timeback.Job) error {
-	results, err := json.Marshal(job.Results)
+const insertEvents = `INSERT INTO events (id, type, action, profile, sensor, event_time, actor_id,
+		actor_email, object_id, job_id, stored, digest, json)
+	SELECT u.id, u.type, u.action, u.profile, u.sensor, u.event_time, u.actor_id,
+		u.actor_email, u.object_id, u.job_id, $11, u.digest, u.json
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+		$7::text[], $8::text[], $9::text[], $10::text[], $12::bytea[], $13::bytea[]) WITH ORDINALITY
+		AS u(id, type, action, profile, sensor, event_time, actor_id, actor_email, object_id, job_id,
+			digest, json, ord)
+	ORDER BY u.ord
+	RETURNING id, seq`
+
+// write inserts the plan's events, jobs and facts.
+func (p *appendPlan) write(ctx context.Context, tx pgx.Tx) error {
+	if len(p.added) > 0 {
+		if err := p.insertEvents(ctx, tx); err != nil {
+			return err
+		}
+	}
+	if len(p.jobs) > 0 {
+		var ids []string
+		var processed []time.Time
+		var results [][]byte
+		for _, j := range p.jobs {
+			b, err := json.Marshal(j.Results)
+			if err != nil {
+				return err
+			}
+			ids, processed, results = append(ids, j.ID), append(processed, j.Processed), append(results, b)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO jobs (id, processed, results)
+			SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::jsonb[])`, ids, processed, results); err != nil {
+			return err
+		}
+	}
+	if len(p.added) == 0 {
+		return nil
+	}
+	return facts.KeepDecoded(ctx, ledger{tx}, p.added, p.decoded)
+}
+
+func (p *appendPlan) insertEvents(ctx context.Context, tx pgx.Tx) error {
+	n := len(p.added)
+	var cols struct {
+		id, typ, action, profile, sensor, actorID, actorEmail, objectID, jobID []string
+		eventTime                                                              []time.Time
+		json                                                                   [][]byte
+	}
+	for _, ev := range p.added {
+		cols.id = append(cols.id, ev.ID)
+		cols.typ = append(cols.typ, ev.Type)
+		cols.action = append(cols.action, ev.Action)
+		cols.profile = append(cols.profile, ev.Profile)
+		cols.sensor = append(cols.sensor, ev.Sensor)
+		cols.eventTime = append(cols.eventTime, ev.EventTime)
+		cols.actorID = append(cols.actorID, ev.ActorID)
+		cols.actorEmail = append(cols.actorEmail, ev.ActorEmail)
+		cols.objectID = append(cols.objectID, ev.ObjectID)
+		cols.jobID = append(cols.jobID, ev.JobID)
+		cols.json = append(cols.json, ev.JSON)
+	}
+	rows, err := tx.Query(ctx, insertEvents, cols.id, cols.typ, cols.action, cols.profile, cols.sensor,
+		cols.eventTime, cols.actorID, cols.actorEmail, cols.objectID, cols.jobID, p.added[0].Stored,
+		p.digests, cols.json)
 	if err != nil {
 		return err
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO jobs (id, processed, results) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO NOTHING`, job.ID, job.Processed, results)
-	if err != nil {
+	seqs := make(map[string]int64, n)
+	for rows.Next() {
+		var id string
+		var seq int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			rows.Close()
+			return err
+		}
+		seqs[id] = seq
+	}
+	if err := rows.Err(); err != nil {
 		return err
 	}
-	if tag.RowsAffected() == 0 {
-		return batchRejected{timeback.Errorf(timeback.CodeInvalid, "job id %q is already used", job.ID)}
+	if len(seqs) != n {
+		return fmt.Errorf("postgres: inserted %d of %d events", len(seqs), n)
+	}
+	for _, ev := range p.added {
+		ev.Seq = seqs[ev.ID]
+		for _, r := range p.pending[ev.ID] {
+			r.AllocatedID = strconv.FormatInt(ev.Seq, 10)
+		}
 	}
 	return nil
 }

@@ -13,16 +13,20 @@ import (
 	"github.com/timeback/timeback-go/facts"
 )
 
-// ledger is a facts.Ledger over one PostgreSQL transaction. LockRuns locks
-// the runs' rows with an upsert, so concurrent transactions that touch the
-// same run take turns even without the store's append lock.
+// ledger is a facts.Ledger over one PostgreSQL transaction. Append holds
+// the store's advisory lock for the whole transaction, so no other
+// transaction adds facts meanwhile and LockRuns needs no row locks; it
+// reads in one round trip which runs have a counted completion and which
+// counted windows overlap the new ones.
 type ledger struct{ tx pgx.Tx }
 
 func (l ledger) LockRuns(ctx context.Context, runs []facts.RunSpan) (map[facts.RunKey]*facts.RunState, error) {
 	var students, runIDs []string
 	var wStudents, wRuns []string
 	var wStarts, wEnds []time.Time
+	states := make(map[facts.RunKey]*facts.RunState, len(runs))
 	for _, r := range runs {
+		states[r.RunKey] = &facts.RunState{}
 		students = append(students, r.StudentID)
 		runIDs = append(runIDs, r.RunID)
 		if r.HasWindows() {
@@ -33,34 +37,35 @@ func (l ledger) LockRuns(ctx context.Context, runs []facts.RunSpan) (map[facts.R
 		}
 	}
 
-	// Both statements go out in one round trip.
 	batch := &pgx.Batch{}
-	batch.Queue(`INSERT INTO fact_runs (student_id, run_id)
-		SELECT u.student_id, u.run_id
-		FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(student_id, run_id, ord)
-		ORDER BY u.ord
-		ON CONFLICT (student_id, run_id) DO UPDATE SET completed = fact_runs.completed
-		RETURNING student_id, run_id, completed`, students, runIDs)
-	batch.Queue(`SELECT `+windowColumns("w.")+` FROM fact_windows w
-		JOIN unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS r(student_id, run_id, s, e)
-		ON w.student_id = r.student_id AND w.run_id = r.run_id AND w.end_at >= r.s AND w.start_at <= r.e`,
+	// OFFSET 0 keeps the planner from flattening the LATERAL subquery
+	// into a hash join over the whole table, so each run costs one scan
+	// of fact_windows_run from the new windows' start on.
+	batch.Queue(`SELECT r.student_id, r.run_id FROM unnest($1::text[], $2::text[]) AS r(student_id, run_id)
+		WHERE EXISTS (SELECT 1 FROM fact_completions c
+			WHERE c.student_id = r.student_id AND c.run_id = r.run_id AND c.counted)`, students, runIDs)
+	batch.Queue(`SELECT `+windowColumns("w.")+`
+		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS r(student_id, run_id, s, e)
+		CROSS JOIN LATERAL (SELECT * FROM fact_windows
+			WHERE run_id = r.run_id AND end_at >= r.s AND student_id = r.student_id AND start_at <= r.e
+			OFFSET 0) w`,
 		wStudents, wRuns, wStarts, wEnds)
 	results := l.tx.SendBatch(ctx, batch)
 	defer results.Close()
 
-	states := make(map[facts.RunKey]*facts.RunState, len(runs))
 	rows, err := results.Query()
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		var k facts.RunKey
-		state := &facts.RunState{}
-		if err := rows.Scan(&k.StudentID, &k.RunID, &state.Completed); err != nil {
+		if err := rows.Scan(&k.StudentID, &k.RunID); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		states[k] = state
+		if s := states[k]; s != nil {
+			s.Completed = true
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -102,21 +107,6 @@ func (l ledger) Insert(ctx context.Context, windows []facts.Window, completions 
 			return []any{c.EventSeq, c.EventID, c.Sensor, c.StudentID, c.RunID, c.Time, c.XP,
 				c.TotalQuestions, c.CorrectQuestions, c.MasteredUnits, c.PctComplete, c.Counted}, nil
 		}))
-	if err != nil {
-		return err
-	}
-	var students, runs []string
-	for _, c := range completions {
-		if c.Counted {
-			students = append(students, c.StudentID)
-			runs = append(runs, c.RunID)
-		}
-	}
-	if len(students) > 0 {
-		_, err = l.tx.Exec(ctx, `UPDATE fact_runs SET completed = true
-			FROM unnest($1::text[], $2::text[]) AS u(student_id, run_id)
-			WHERE fact_runs.student_id = u.student_id AND fact_runs.run_id = u.run_id`, students, runs)
-	}
 	return err
 }
 
@@ -201,6 +191,9 @@ func factFilter(q facts.Query, endColumn, startColumn string) (string, []any) {
 	}
 	if q.Sensor != "" {
 		where = append(where, "sensor = "+arg(q.Sensor))
+	}
+	if q.RunID != "" {
+		where = append(where, "run_id = "+arg(q.RunID))
 	}
 	if len(q.Runs) > 0 {
 		var students, runs []string

@@ -138,6 +138,11 @@ func retryable(err error) bool {
 // inserts, so seq order is commit order and a cursor never skips an event
 // that commits later with a smaller seq. Digest is the SHA-256 of the
 // canonical JSON, which tells a duplicate from a conflict.
+//
+// The facts tables carry few indexes because every heartbeat adds rows to
+// them: windows by student and time for reports and for the overlap check
+// of ingest, by run for run reports, and a BRIN index on time, cheap to
+// keep, for the pages of a whole sensor.
 var migrations = []string{
 	`CREATE TABLE events (
 		seq         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -164,12 +169,6 @@ var migrations = []string{
 		processed timestamptz NOT NULL,
 		results   jsonb       NOT NULL
 	);
-	CREATE TABLE fact_runs (
-		student_id text    NOT NULL,
-		run_id     text    NOT NULL,
-		completed  boolean NOT NULL DEFAULT false,
-		PRIMARY KEY (student_id, run_id)
-	);
 	CREATE TABLE fact_windows (
 		event_seq  bigint           NOT NULL,
 		event_id   text             NOT NULL,
@@ -183,8 +182,8 @@ var migrations = []string{
 		seconds    double precision NOT NULL
 	);
 	CREATE INDEX fact_windows_student ON fact_windows (student_id, end_at);
-	CREATE INDEX fact_windows_run ON fact_windows (student_id, run_id, end_at);
-	CREATE INDEX fact_windows_sensor ON fact_windows (sensor, end_at);
+	CREATE INDEX fact_windows_run ON fact_windows (run_id, end_at);
+	CREATE INDEX fact_windows_end ON fact_windows USING brin (end_at);
 	CREATE TABLE fact_completions (
 		event_seq         bigint           NOT NULL,
 		event_id          text             NOT NULL PRIMARY KEY,
