@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,6 +17,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -263,9 +266,9 @@ func TestOutageEventsWaitOnDisk(t *testing.T) {
 	ctx := context.Background()
 
 	send := func(from, to int) {
-		for i := from; i < to; i += 100 {
-			if err := c.Send(ctx, newEvents(t, i, 100)...); err != nil {
-				t.Fatalf("Send(events %d-%d) while the server is down: %v", i, i+99, err)
+		for i := from; i < to; i += 500 {
+			if err := c.Send(ctx, newEvents(t, i, 500)...); err != nil {
+				t.Fatalf("Send(events %d-%d) while the server is down: %v", i, i+499, err)
 			}
 		}
 	}
@@ -344,4 +347,54 @@ func heapInUse() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapInuse
+}
+
+func TestResetAfterServeStoredNoDuplicate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short mode: starts timeback serve")
+	}
+	base := testbin.StartServer(t)
+	// The proxy forwards each envelope to timeback serve, which stores it,
+	// then drops the connection of the first two without the reply.
+	var resets atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		resp, err := http.Post(base+r.URL.Path, r.Header.Get("Content-Type"), bytes.NewReader(body))
+		if err != nil {
+			t.Errorf("proxy: %v", err)
+			return
+		}
+		reply, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resets.Add(1) <= 2 {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(resp.StatusCode)
+		w.Write(reply)
+	}))
+	defer proxy.Close()
+
+	c := newClient(t, sender.Config{
+		Environment: proxy.URL,
+		OutboxPath:  filepath.Join(t.TempDir(), "outbox.db"),
+		MinBackoff:  time.Millisecond,
+		MaxBackoff:  10 * time.Millisecond,
+	})
+	if err := c.Send(context.Background(), newEvents(t, 0, 20)...); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	flush(t, c)
+
+	if got := resets.Load(); got < 3 {
+		t.Errorf("%d posts through the proxy, want at least 3 (two reset, one with a reply)", got)
+	}
+	if got := c.Stats().Retried; got < 40 {
+		t.Errorf("Stats().Retried = %d, want at least 40 (20 events retried twice)", got)
+	}
+	checkStored(t, base, 20)
 }
