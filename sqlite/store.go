@@ -93,6 +93,10 @@ func Open(ctx context.Context, path string, cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// DB returns the store's database handle, for packages that keep their own
+// tables in the same file, such as the facts that a FactWriter writes.
+func (s *Store) DB() *sql.DB { return s.db }
+
 // Close closes the database. Appends in progress finish first.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {

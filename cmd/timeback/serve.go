@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,15 +15,21 @@ import (
 	"strings"
 	"time"
 
+	timeback "github.com/timeback/timeback-go"
+	"github.com/timeback/timeback-go/analytics"
 	"github.com/timeback/timeback-go/endpoint"
+	"github.com/timeback/timeback-go/facts"
+	"github.com/timeback/timeback-go/facts/sqlfacts"
+	"github.com/timeback/timeback-go/postgres"
 	"github.com/timeback/timeback-go/sqlite"
 )
 
 const serveUsage = `Usage: timeback serve [flags]
 
-Runs a Caliper 1.2 endpoint with the routes of the Timeback Caliper API and
-stores the events in SQLite. Without --token or --token-file it serves only
-on a loopback address.
+Runs a Caliper 1.2 endpoint with the routes of the Timeback Caliper API,
+stores the events in SQLite or PostgreSQL, keeps learning facts on ingest
+and serves them under /analytics/ and /dashboard/. Without --token or
+--token-file it serves only on a loopback address.
 
 Flags:
 `
@@ -30,7 +37,9 @@ Flags:
 // serveConfig is the parsed command line of timeback serve.
 type serveConfig struct {
 	addr            string
-	db              string
+	db              string // a SQLite file, or a PostgreSQL URL when postgres is set
+	postgres        bool
+	facts           bool
 	tokens          []string
 	maxBody         int64
 	strict          bool
@@ -60,7 +69,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "`host:port` to listen on; port 0 picks a free port")
-	fs.StringVar(&cfg.db, "db", "timeback.db", "SQLite database `file`, created when missing; a sqlite: prefix is allowed")
+	fs.StringVar(&cfg.db, "db", "timeback.db", "`database`: a SQLite file, created when missing (optionally sqlite:PATH), or a postgres:// URL")
+	fs.BoolVar(&cfg.facts, "facts", true, "keep learning facts on ingest and serve /analytics/ and /dashboard/; PostgreSQL always keeps them")
 	fs.Var(&tokens, "token", "accepted Bearer `token`; repeat for several (prefer --token-file: a command line is visible to other users)")
 	fs.StringVar(&tokenFile, "token-file", "", "`file` with one accepted Bearer token per line; blank lines and lines starting with # are skipped")
 	fs.Int64Var(&cfg.maxBody, "max-body", endpoint.DefaultMaxBodyBytes, "largest accepted envelope in `bytes`")
@@ -112,31 +122,20 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 		}
 	}
 
-	path, err := sqlitePath(cfg.db)
-	if err != nil {
-		return nil, err
+	switch {
+	case strings.HasPrefix(cfg.db, "postgres://") || strings.HasPrefix(cfg.db, "postgresql://"):
+		cfg.postgres, cfg.facts = true, true
+	default:
+		cfg.db = strings.TrimPrefix(cfg.db, "sqlite:")
+		if cfg.db == "" {
+			return nil, errors.New("missing --db: give a SQLite database file or a postgres:// URL")
+		}
 	}
-	cfg.db = path
 	if len(cfg.tokens) == 0 && !isLoopback(cfg.addr) {
 		return nil, fmt.Errorf("invalid --addr %s without authentication: it is not a loopback address, "+
 			"so give --token or --token-file, or listen on 127.0.0.1", cfg.addr)
 	}
 	return cfg, nil
-}
-
-// sqlitePath returns the file of a --db value, plain or with a sqlite:
-// prefix.
-func sqlitePath(db string) (string, error) {
-	switch {
-	case strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://"):
-		return "", fmt.Errorf("unsupported --db %q: this build of timeback serve stores events in SQLite only; give a file path", redactURL(db))
-	case strings.HasPrefix(db, "sqlite:"):
-		db = strings.TrimPrefix(db, "sqlite:")
-	}
-	if db == "" {
-		return "", errors.New("missing --db: give the SQLite database file")
-	}
-	return db, nil
 }
 
 // redactURL hides the password of a database URL.
@@ -219,16 +218,20 @@ func runServe(ctx context.Context, e env, args []string) int {
 // serve runs the endpoint until ctx ends, then lets requests in flight
 // finish, commits what they queued and closes the database.
 func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
-	store, err := sqlite.Open(ctx, cfg.db, sqlite.Config{})
+	dbName := cfg.db
+	if cfg.postgres {
+		dbName = redactURL(cfg.db)
+	}
+	store, source, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err := store.Close(); err != nil {
-			log.Error("close database failed", "db", cfg.db, "error", err)
+			log.Error("close database failed", "db", dbName, "error", err)
 			return
 		}
-		log.Info("stopped", "db", cfg.db)
+		log.Info("stopped", "db", dbName)
 	}()
 
 	h, err := endpoint.New(endpoint.Config{
@@ -242,6 +245,15 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		return err
 	}
 	defer h.Close()
+	if source != nil {
+		a, err := analytics.New(analytics.Config{Source: source, Logger: log})
+		if err != nil {
+			return err
+		}
+		for _, pattern := range analytics.Patterns {
+			h.Handle(pattern, a)
+		}
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -264,7 +276,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		auth = "none"
 		log.Warn("no tokens configured: serving on loopback only without authentication", "addr", ln.Addr().String())
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "db", cfg.db, "auth", auth,
+	log.Info("listening", "addr", ln.Addr().String(), "db", dbName, "facts", source != nil, "auth", auth,
 		"tokens", len(cfg.tokens), "max_body_bytes", cfg.maxBody, "version", endpoint.Version)
 
 	served := make(chan error, 1)
@@ -286,4 +298,55 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 		log.Warn("requests still in flight at the shutdown timeout were cut off", "error", err)
 	}
 	return nil
+}
+
+// openStore opens the event store that --db names. With facts on, SQLite
+// keeps them in the same file and transactions as the events; PostgreSQL
+// always does. The facts source is nil when facts are off.
+func openStore(ctx context.Context, cfg *serveConfig) (timeback.EventStore, facts.Source, error) {
+	if cfg.postgres {
+		s, err := postgres.Open(ctx, cfg.db, postgres.Config{})
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, s, nil
+	}
+	if !cfg.facts {
+		s, err := sqlite.Open(ctx, cfg.db, sqlite.Config{})
+		return s, nil, err
+	}
+
+	// The fact writer runs only on Append, so the facts tables exist
+	// before the first envelope arrives.
+	s, err := sqlite.Open(ctx, cfg.db, sqlite.Config{Facts: profileFacts{sqlfacts.Writer{}}})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := sqlfacts.Migrate(ctx, s.DB()); err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, sqlfacts.Reader{DB: s.DB()}, nil
+}
+
+// profileFacts passes only the TimebackProfile events of a batch to next.
+// Facts exist for those events alone, and other Caliper events may take
+// shapes the facts decoder rejects, such as an actor given as an IRI
+// string, which would fail their whole envelope.
+type profileFacts struct {
+	next timeback.FactWriter[*sql.Tx]
+}
+
+func (f profileFacts) WriteFacts(ctx context.Context, tx *sql.Tx, b *timeback.Batch,
+	added []*timeback.StoredEvent) error {
+	kept := make([]*timeback.StoredEvent, 0, len(added))
+	for _, ev := range added {
+		if ev.Profile == "TimebackProfile" {
+			kept = append(kept, ev)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	return f.next.WriteFacts(ctx, tx, b, kept)
 }

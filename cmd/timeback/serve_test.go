@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/timeback/timeback-go/internal/fixtures"
 	"github.com/timeback/timeback-go/internal/testbin"
@@ -62,7 +66,20 @@ func TestParseServeFlags(t *testing.T) {
 		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: "--log-format"},
 		{name: "bad log level", args: []string{"--log-level", "loud"}, wantErr: "--log-level"},
 		{name: "zero timeout", args: []string{"--read-timeout", "0s"}, wantErr: "--read-timeout"},
-		{name: "postgres url", args: []string{"--db", "postgres://u:secret@127.0.0.1/x"}, wantErr: "SQLite only"},
+		{name: "postgres url", args: []string{"--db", "postgres://u:secret@127.0.0.1/x", "--facts=false"},
+			check: func(c *serveConfig) string {
+				if !c.postgres || !c.facts || c.db != "postgres://u:secret@127.0.0.1/x" {
+					return fmt.Sprintf("postgres, facts, db = %v, %v, %q", c.postgres, c.facts, c.db)
+				}
+				return ""
+			}},
+		{name: "facts off", args: []string{"--facts=false"}, check: func(c *serveConfig) string {
+			if c.postgres || c.facts {
+				return fmt.Sprintf("postgres, facts = %v, %v", c.postgres, c.facts)
+			}
+			return ""
+		}},
+		{name: "empty sqlite path", args: []string{"--db", "sqlite:"}, wantErr: "missing --db"},
 		{name: "argument", args: []string{"extra"}, wantErr: "unexpected argument"},
 	}
 	for _, tt := range tests {
@@ -345,10 +362,14 @@ func TestServeConcurrentPostsOfOneEnvelope(t *testing.T) {
 	if duplicates != 2*(n-1) {
 		t.Errorf("duplicates = %d, want %d: exactly one post stores the two events", duplicates, 2*(n-1))
 	}
-	var list struct{ Events []json.RawMessage }
+	var list struct{ Events []struct{ ID string } }
 	json.Unmarshal(serveGet(t, base, "/caliper/events").body, &list)
 	if len(list.Events) != 2 {
-		t.Errorf("stored %d events, want 2", len(list.Events))
+		ids := make([]string, 0, 3)
+		for _, ev := range list.Events[:min(3, len(list.Events))] {
+			ids = append(ids, ev.ID)
+		}
+		t.Errorf("stored %d events, want 2; the first are %v", len(list.Events), ids)
 	}
 }
 
@@ -566,4 +587,97 @@ func readStatus(t *testing.T, conn net.Conn) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// serveDay is the part of an analytics day that the facts tests check.
+type serveDay struct {
+	Date          string  `json:"date"`
+	XP            float64 `json:"xp"`
+	ActiveSeconds float64 `json:"activeSeconds"`
+	Completions   int     `json:"completions"`
+}
+
+func serveDaily(t *testing.T, base string, header ...string) []serveDay {
+	t.Helper()
+	student := url.PathEscape("https://api.example.com/ims/oneroster/rostering/v1p2/users/student-123")
+	r := serveGet(t, base, "/analytics/students/"+student+"/daily?from=2026-01-27&to=2026-01-27&tz=UTC", header...)
+	if r.status != http.StatusOK {
+		t.Fatalf("daily facts: status %d, body %s", r.status, r.body)
+	}
+	var d struct{ Days []serveDay }
+	if err := json.Unmarshal(r.body, &d); err != nil {
+		t.Fatalf("daily facts: %v in %s", err, r.body)
+	}
+	return d.Days
+}
+
+func TestServeKeepsFactsOnIngest(t *testing.T) {
+	s := testbin.Start(t, "--token", "facts-token")
+	auth := []string{"Authorization", "Bearer facts-token"}
+	env := serveEnvelope(fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID), fmt.Sprintf(serveCompletedEvent, serveCompletedID))
+	for i := range 2 {
+		r, err := servePost(t, http.DefaultClient, s.URL, "/caliper/event", env, auth...)
+		if err != nil || r.status != http.StatusOK {
+			t.Fatalf("post %d: %v, status %d, body %s", i, err, r.status, r.body)
+		}
+	}
+
+	days := serveDaily(t, s.URL, auth...)
+	want := []serveDay{{Date: "2026-01-27", XP: 80, ActiveSeconds: 15, Completions: 1}}
+	if fmt.Sprint(days) != fmt.Sprint(want) {
+		t.Errorf("days = %+v, want %+v: the duplicate post must not count twice", days, want)
+	}
+	if r := serveGet(t, s.URL, "/analytics/students/x/daily"); r.status != http.StatusUnauthorized {
+		t.Errorf("analytics without token: status %d, want 401", r.status)
+	}
+}
+
+func TestServeWithoutFacts(t *testing.T) {
+	base := testbin.StartServer(t, "--facts=false")
+	if r := serveGet(t, base, "/analytics/students/x/daily"); r.status != http.StatusNotFound {
+		t.Errorf("analytics with --facts=false: status %d, want 404", r.status)
+	}
+}
+
+// TestServePostgres runs the endpoint on PostgreSQL in a schema of its own.
+func TestServePostgres(t *testing.T) {
+	dbURL := os.Getenv("TIMEBACK_TEST_POSTGRES")
+	if dbURL == "" {
+		t.Skip("TIMEBACK_TEST_POSTGRES is not set: set it to a postgres:// URL to run PostgreSQL tests")
+	}
+	schema := fmt.Sprintf("serve_test_%d", time.Now().UnixNano())
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatalf("connect to TIMEBACK_TEST_POSTGRES: %v", err)
+	}
+	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		conn.Close(context.Background())
+	})
+
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	s := testbin.Start(t, "--db", u.String())
+
+	env := serveEnvelope(fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID), fmt.Sprintf(serveCompletedEvent, serveCompletedID))
+	r, err := servePost(t, http.DefaultClient, s.URL, "/caliper/event", env)
+	if err != nil || r.status != http.StatusOK {
+		t.Fatalf("post: %v, status %d, body %s", err, r.status, r.body)
+	}
+	got := serveGet(t, s.URL, "/caliper/events/"+serveCompletedID)
+	if got.status != http.StatusOK || string(got.body) != fmt.Sprintf(serveCompletedEvent, serveCompletedID) {
+		t.Errorf("stored event: status %d, body %s", got.status, got.body)
+	}
+	days := serveDaily(t, s.URL)
+	if len(days) != 1 || days[0].ActiveSeconds != 15 {
+		t.Errorf("days = %+v, want one day with 15 active seconds", days)
+	}
 }
