@@ -71,6 +71,7 @@ func runChild() error {
 	if err != nil {
 		return err
 	}
+
 	progress, err := os.OpenFile(progressPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
@@ -93,6 +94,7 @@ func runChild() error {
 			return err
 		}
 	}
+
 	flushCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := c.Flush(flushCtx); err != nil {

@@ -98,6 +98,7 @@ func parseSendFlags(e env, args []string) (*sendFlags, error) {
 	fs.StringVar(&f.outbox, "outbox", "", "outbox `file` (default timeback/outbox.db in the user's cache folder)")
 	fs.StringVar(&f.sensor, "sensor", "", "sensor `IRI` of the envelopes (default "+sender.DefaultSensor+")")
 	fs.BoolVar(&f.progressDisabled, "no-progress", false, "do not draw the progress bar on a terminal")
+
 	fs.Usage = func() {
 		fmt.Fprint(e.stderr, sendUsage)
 		fs.PrintDefaults()
@@ -107,6 +108,7 @@ func parseSendFlags(e env, args []string) (*sendFlags, error) {
 		return nil, err
 	}
 	f.files = files
+
 	switch {
 	case f.endpoint == "" && f.env == "":
 		return nil, errors.New("no destination: give --endpoint URL or --env production|staging")
