@@ -14,12 +14,11 @@ import (
 // Ledger is a store transaction's view of the facts tables, which Keep uses
 // to add the facts of newly stored events.
 type Ledger interface {
-	// LockRuns locks the runs for the rest of the transaction, creating
-	// their rows when new, and returns what is counted for them already:
-	// whether each is completed, and its counted windows that overlap or
-	// touch the span given, which covers the new windows. Keep passes the
-	// runs sorted, so that concurrent transactions lock in one order and
-	// cannot deadlock on each other.
+	// LockRuns returns what is counted already for the runs: whether each
+	// is completed, and its counted windows that overlap or touch the span
+	// of the new windows. No other transaction may add facts to these runs
+	// until this one ends. Keep passes the runs sorted, so that row locks,
+	// where a store takes them, are taken in one order.
 	LockRuns(ctx context.Context, runs []RunSpan) (map[RunKey]*RunState, error)
 	// Insert adds counted windows and completions.
 	Insert(ctx context.Context, windows []Window, completions []Completion) error

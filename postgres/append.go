@@ -67,8 +67,8 @@ func (s *Store) appendOnce(ctx context.Context, batches []*timeback.Batch) ([]ti
 	return plan.results, nil
 }
 
-// appendPlan is what one Append writes: the new events of the accepted
-// batches in order, and one result per batch.
+// appendPlan is the outcome of one Append before it is written: the new
+// events of the accepted batches in order, and one result per batch.
 type appendPlan struct {
 	results []timeback.AppendResult
 	added   []*timeback.StoredEvent

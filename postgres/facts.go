@@ -15,7 +15,7 @@ import (
 
 // ledger is a facts.Ledger over one PostgreSQL transaction. Append holds
 // the store's advisory lock for the whole transaction, so no other
-// transaction adds facts meanwhile and LockRuns needs no row locks; it
+// transaction adds facts meanwhile and LockRuns needs no row locks. It
 // reads in one round trip which runs have a counted completion and which
 // counted windows overlap the new ones.
 type ledger struct{ tx pgx.Tx }

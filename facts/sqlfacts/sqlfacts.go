@@ -117,7 +117,8 @@ func (Writer) WriteFacts(ctx context.Context, tx *sql.Tx, _ *timeback.Batch, add
 
 // ledger is a facts.Ledger over one SQLite transaction. SQLite runs one
 // writer at a time and the store begins its transactions IMMEDIATE, so the
-// write lock is already held and LockRuns needs no row locks.
+// write lock is already held and LockRuns needs no row locks. The fact_runs
+// row of each run records whether it is completed.
 type ledger struct{ tx *sql.Tx }
 
 func (l ledger) LockRuns(ctx context.Context, runs []facts.RunSpan) (map[facts.RunKey]*facts.RunState, error) {
