@@ -345,9 +345,9 @@ func (it TimeItem) check(i int) error {
 		return invalidf("%s.endDate: %s is before startDate %s", field,
 			caliper.FormatDateTime(end), caliper.FormatDateTime(start))
 	}
-	if window := end.Sub(start).Seconds(); it.Seconds > window {
+	if caliper.ExceedsWindow(it.Seconds, start, end) {
 		return invalidf("%s.value: %v exceeds its window of %v s from startDate to endDate",
-			field, it.Seconds, window)
+			field, it.Seconds, end.Sub(start).Seconds())
 	}
 	return nil
 }

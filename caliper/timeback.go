@@ -399,10 +399,19 @@ func (v *validator) timeItem(it int32, name string) {
 		v.errorf(e, "endDate %s is before startDate %s", v.doc.text(e), v.doc.text(v.doc.get(it, "startDate")))
 		return
 	}
-	if window := end.Sub(start).Seconds(); ok && f > window {
+	if ok && ExceedsWindow(f, start, end) {
 		v.errorf(vn, "%s exceeds its window of %s s from startDate to endDate", v.doc.raw(vn),
-			strconv.FormatFloat(window, 'f', -1, 64))
+			strconv.FormatFloat(end.Sub(start).Seconds(), 'f', -1, 64))
 	}
+}
+
+// ExceedsWindow reports whether a time item's value in seconds is longer
+// than its window from start to end. Most decimal values, such as 1.949,
+// have no exact float64, and neither has the window's length in seconds, so
+// the comparison allows one microsecond: a value equal to its window in
+// milliseconds never exceeds it.
+func ExceedsWindow(seconds float64, start, end time.Time) bool {
+	return seconds > end.Sub(start).Seconds()+1e-6
 }
 
 func (v *validator) timebackExtensions(x int32) {

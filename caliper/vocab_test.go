@@ -1,6 +1,9 @@
 package caliper
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestVocabularySizes(t *testing.T) {
 	if got, want := len(EntityTypes()), 73; got != want {
@@ -20,5 +23,18 @@ func TestReadingEntityValid(t *testing.T) {
 	r := Validate([]byte(doc), Options{})
 	if !r.Problems.Valid(true) {
 		t.Errorf("Reading entity: problems %v, want none", r.Problems)
+	}
+}
+
+func TestExceedsWindowMilliseconds(t *testing.T) {
+	start := time.Date(2026, 1, 27, 10, 0, 0, 0, time.UTC)
+	for ms := int64(1); ms <= 100000; ms++ {
+		end := start.Add(time.Duration(ms) * time.Millisecond)
+		if value := float64(ms) / 1000; ExceedsWindow(value, start, end) {
+			t.Fatalf("ExceedsWindow(%v, window of %d ms) = true, want false", value, ms)
+		}
+		if value := float64(ms+1) / 1000; !ExceedsWindow(value, start, end) {
+			t.Fatalf("ExceedsWindow(%v, window of %d ms) = false, want true", value, ms)
+		}
 	}
 }

@@ -27,24 +27,15 @@ func (w Window) Duration() time.Duration { return w.End.Sub(w.Start) }
 // TimeSpentEvent, in seconds with millisecond precision, both dated with the
 // window's start and end.
 func (w Window) Items() []timeback.TimeItem {
-	window := w.Duration()
 	return []timeback.TimeItem{
-		{Type: timeback.TimeActive, Seconds: itemSeconds(w.Active, window), Start: w.Start, End: w.End},
-		{Type: timeback.TimeInactive, Seconds: itemSeconds(w.Inactive, window), Start: w.Start, End: w.End},
+		{Type: timeback.TimeActive, Seconds: itemSeconds(w.Active), Start: w.Start, End: w.End},
+		{Type: timeback.TimeInactive, Seconds: itemSeconds(w.Inactive), Start: w.Start, End: w.End},
 	}
 }
 
 // itemSeconds returns d in seconds as the nearest decimal with three places.
-// NOTE: the event constructor and the Caliper validator compare an item
-// with window.Seconds(), which for some windows is one unit in the last
-// place below the decimal: 1949 ms gives 1.9489999999999998. An item that
-// fills its window therefore takes the window's own value.
-func itemSeconds(d, window time.Duration) float64 {
-	s := float64(d.Milliseconds()) / 1000
-	if ws := window.Seconds(); s > ws {
-		return ws
-	}
-	return s
+func itemSeconds(d time.Duration) float64 {
+	return float64(d.Milliseconds()) / 1000
 }
 
 // span is a stretch of one state inside the open window of a Meter.

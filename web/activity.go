@@ -372,7 +372,6 @@ func (h *Handler) buildEvents(ctx context.Context, run, next *Run, counted allow
 	total := counted.Active + counted.Inactive
 	if total > 0 || final {
 		start := windowStart(run.LastHeartbeat, now, total, h.cfg.Leeway)
-		start = fitWindow(start, now, max(counted.Active, counted.Inactive))
 		tc := common
 		if final {
 			tc.Extensions = map[string]any{ExtensionFinalFlush: true}
@@ -434,20 +433,6 @@ func windowStart(previous, now time.Time, total, leeway time.Duration) time.Time
 		return earliest
 	}
 	return previous
-}
-
-// fitWindow moves start back by a millisecond when the largest value, as
-// seconds(largest), compares above the window's float length.
-//
-// NOTE: the event constructor and the Caliper validator compare a value
-// with end.Sub(start).Seconds(), which for some lengths is one ulp below the
-// decimal value (1473 ms gives 1.4729999999999999 s), so an exact window
-// would be rejected.
-func fitWindow(start, end time.Time, largest time.Duration) time.Time {
-	if seconds(largest) > end.Sub(start).Seconds() {
-		return start.Add(-time.Millisecond)
-	}
-	return start
 }
 
 func seconds(d time.Duration) float64 {

@@ -10,6 +10,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/timeback/timeback-go"
+	"github.com/timeback/timeback-go/caliper"
 )
 
 // TestGuardProperties drives a run with random heartbeats and clock moves
@@ -55,8 +56,9 @@ func TestGuardProperties(t *testing.T) {
 		var active, inactive float64
 		for _, ts := range x.sink.timeSpent() {
 			for _, it := range ts.Items {
-				if span := it.End.Sub(it.Start).Seconds(); it.Seconds > span {
-					rt.Fatalf("item %s of %v s exceeds its window of %v s", it.Type, it.Seconds, span)
+				if caliper.ExceedsWindow(it.Seconds, it.Start, it.End) {
+					rt.Fatalf("item %s of %v s exceeds its window of %v s", it.Type, it.Seconds,
+						it.End.Sub(it.Start).Seconds())
 				}
 				if it.Type == timeback.TimeActive {
 					active += it.Seconds
