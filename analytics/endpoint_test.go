@@ -1,0 +1,97 @@
+package analytics_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/timeback/timeback-go/analytics"
+	"github.com/timeback/timeback-go/caliper"
+	"github.com/timeback/timeback-go/endpoint"
+	"github.com/timeback/timeback-go/facts/sqlfacts"
+	"github.com/timeback/timeback-go/internal/storetest"
+	"github.com/timeback/timeback-go/sqlite"
+)
+
+// TestMountedOnEndpoint posts envelopes to the Caliper endpoint over a
+// SQLite store that keeps facts, with the analytics handler mounted on the
+// same mux, and reads the facts back over HTTP, as timeback serve does.
+func TestMountedOnEndpoint(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := sqlfacts.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.Open(ctx, path, sqlite.Config{Facts: sqlfacts.Writer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	h, err := endpoint.New(endpoint.Config{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	a, err := analytics.New(analytics.Config{Source: sqlfacts.Reader{DB: db}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range analytics.Patterns {
+		h.Handle(p, a)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+
+	start := time.Date(2026, 1, 27, 18, 29, 50, 0, time.UTC)
+	beat := storetest.Heartbeat(storetest.EventID(1), student, "run-1", start, start.Add(20*time.Second), 20, 0)
+	// The same window again under a new id, as a client that lost an
+	// acknowledgement and rebuilt its event would send it.
+	again := storetest.Heartbeat(storetest.EventID(2), student, "run-1", start, start.Add(20*time.Second), 20, 0)
+	for i, events := range [][]byte{beat, again, beat} {
+		env := fmt.Sprintf(`{"sensor": %q, "sendTime": "2026-01-27T18:31:00.000Z", "dataVersion": %q, "data": [%s]}`,
+			storetest.Sensor, caliper.ContextV1p2, events)
+		resp, err := http.Post(srv.URL+"/caliper/event", "application/json", bytes.NewBufferString(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("post %d: status %d", i, resp.StatusCode)
+		}
+	}
+
+	var d analytics.Daily
+	u := srv.URL + "/analytics/students/" + url.PathEscape(student) + "/daily?from=2026-01-27&to=2026-01-28&tz=Asia/Kolkata"
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Days) != 2 || d.Days[0].ActiveSeconds != 10 || d.Days[1].ActiveSeconds != 10 {
+		t.Errorf("days = %+v, want 10 active seconds on each side of Kolkata midnight", d.Days)
+	}
+	page, err := http.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page.Body.Close()
+	if page.StatusCode != 200 {
+		t.Errorf("GET /: status %d, want the dashboard", page.StatusCode)
+	}
+}
