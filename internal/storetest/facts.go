@@ -115,6 +115,14 @@ func testCompletionOnce(t *testing.T, s timeback.EventStore, src facts.Source) {
 		t.Fatal(err)
 	}
 	runs := facts.Runs(ws, cs)
+	byID, byIDCompletions, err := src.Facts(context.Background(), facts.Query{RunID: "run-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byID) != len(ws) || len(byIDCompletions) != len(cs) {
+		t.Errorf("query by run id found %d windows and %d completions, want %d and %d",
+			len(byID), len(byIDCompletions), len(ws), len(cs))
+	}
 	if len(runs) != 1 {
 		t.Fatalf("got %d runs, want 1", len(runs))
 	}
