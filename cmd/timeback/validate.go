@@ -124,15 +124,44 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// maxInputBytes is the most timeback validate reads of one input, the
+// largest document caliper.Validate accepts. Without a bound a device such
+// as /dev/zero would be read until memory runs out.
+var maxInputBytes int64 = caliper.MaxDocumentBytes
+
 func readInput(e env, name string) ([]byte, error) {
 	if name == "-" {
-		data, err := io.ReadAll(e.stdin)
+		data, err := readLimited(e.stdin)
 		if err != nil {
 			return nil, fmt.Errorf("read standard input: %w", err)
 		}
 		return data, nil
 	}
-	return os.ReadFile(name)
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := readLimited(f)
+	var pathErr *os.PathError
+	switch {
+	case errors.As(err, &pathErr): // already names the file, as "read NAME: is a directory"
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return data, nil
+}
+
+func readLimited(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxInputBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > maxInputBytes {
+		return nil, fmt.Errorf("input is larger than the maximum of %d bytes", maxInputBytes)
+	}
+	return data, nil
 }
 
 // validateInput validates one input, line by line when it is NDJSON.

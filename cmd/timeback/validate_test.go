@@ -187,7 +187,22 @@ func TestValidateStdinTwice(t *testing.T) {
 func TestValidateDirectory(t *testing.T) {
 	dir := t.TempDir()
 	code, _, errOut := runCommand(t, "", "validate", dir)
-	if code != exitUsage || !strings.Contains(errOut, dir) || !strings.Contains(errOut, "is a directory") {
-		t.Errorf("got exit %d, stderr %q; want 2 naming the directory", code, errOut)
+	if want := "timeback validate: read " + dir + ": is a directory\n"; code != exitUsage || errOut != want {
+		t.Errorf("got exit %d, stderr %q; want 2 and %q", code, errOut, want)
+	}
+}
+
+func TestValidateEndlessInput(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero on this system")
+	}
+	defer func(n int64) { maxInputBytes = n }(maxInputBytes)
+	maxInputBytes = 1 << 20
+	code, out, errOut := runCommand(t, "", "validate", "/dev/zero")
+	if code != exitUsage {
+		t.Errorf("got exit %d, want 2", code)
+	}
+	if out != "" || !strings.Contains(errOut, "read /dev/zero: input is larger than the maximum of 1048576 bytes") {
+		t.Errorf("got stdout %q, stderr %q; want the size limit named", out, errOut)
 	}
 }
