@@ -89,12 +89,18 @@ type wireEvent struct {
 // ErrInvalidEvent that names the field and the value. Events of another
 // profile or type return an error wrapping ErrNotTimeback.
 func Decode(raw []byte) (*Event, error) {
+	// The header first: other Caliper events may give actor or object as
+	// an IRI string, which the TimebackProfile fields below cannot hold.
+	var head struct{ ID, Type, Action, Profile string }
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, invalidf("event is not a Caliper event object: %v", err)
+	}
+	if head.Profile != "TimebackProfile" {
+		return nil, fmt.Errorf("%w: event %s has profile %q", ErrNotTimeback, head.ID, head.Profile)
+	}
 	var w wireEvent
 	if err := json.Unmarshal(raw, &w); err != nil {
-		return nil, invalidf("event is not a JSON object: %v", err)
-	}
-	if w.Profile != "TimebackProfile" {
-		return nil, fmt.Errorf("%w: event %s has profile %q", ErrNotTimeback, w.ID, w.Profile)
+		return nil, invalidf("event %s: %v", head.ID, err)
 	}
 	e := &Event{
 		ID:        w.ID,

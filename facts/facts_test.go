@@ -177,6 +177,16 @@ func TestDecodeRejects(t *testing.T) {
 	if !errors.Is(err, facts.ErrNotTimeback) {
 		t.Errorf("Decode of another profile: error %v does not wrap ErrNotTimeback", err)
 	}
+	// Other profiles may give the actor as an IRI.
+	iri := `{"id": "urn:uuid:1", "type": "NavigationEvent", "action": "NavigatedTo",
+		"actor": "https://example.edu/users/554433", "object": "https://example.edu/page/1",
+		"eventTime": "2026-01-27T10:00:00.000Z"}`
+	if _, err := facts.Decode([]byte(iri)); !errors.Is(err, facts.ErrNotTimeback) {
+		t.Errorf("Decode of an event with an IRI actor: error %v does not wrap ErrNotTimeback", err)
+	}
+	if _, err := facts.Decode([]byte(`[1, 2]`)); !errors.Is(err, facts.ErrInvalidEvent) {
+		t.Errorf("Decode of an array: error %v does not wrap ErrInvalidEvent", err)
+	}
 }
 
 func TestDeriveWindowPlacement(t *testing.T) {

@@ -93,12 +93,13 @@ func NewBatch(t testing.TB, jobID, sensor string, events ...[]byte) *timeback.Ba
 	for i, raw := range events {
 		var w struct {
 			ID, Type, Action, Profile, EventTime string
-			Actor                                struct{ ID, Email string }
-			Object                               struct{ ID string }
+			Actor, Object                        json.RawMessage
 		}
 		if err := json.Unmarshal(raw, &w); err != nil {
 			t.Fatalf("test event %d: %v", i, err)
 		}
+		actorID, actorEmail := entity(w.Actor)
+		objectID, _ := entity(w.Object)
 		at, err := time.Parse(time.RFC3339Nano, w.EventTime)
 		if err != nil {
 			t.Fatalf("test event %d: eventTime: %v", i, err)
@@ -111,10 +112,29 @@ func NewBatch(t testing.TB, jobID, sensor string, events ...[]byte) *timeback.Ba
 			Item: caliper.Item{
 				Raw: raw, Pointer: fmt.Sprintf("/data/%d", i), ID: w.ID, Type: w.Type,
 				Event: &caliper.EventInfo{Action: w.Action, Profile: w.Profile, EventTime: at.UTC(),
-					ActorID: w.Actor.ID, ActorEmail: w.Actor.Email, ObjectID: w.Object.ID},
+					ActorID: actorID, ActorEmail: actorEmail, ObjectID: objectID},
 			},
 			Canonical: canonical,
 		})
 	}
 	return b
+}
+
+// entity returns the id and email of an entity given as an object or as
+// an IRI string.
+func entity(raw json.RawMessage) (id, email string) {
+	if json.Unmarshal(raw, &id) == nil {
+		return id, ""
+	}
+	var e struct{ ID, Email string }
+	json.Unmarshal(raw, &e)
+	return e.ID, e.Email
+}
+
+// Navigation returns a Caliper NavigationEvent of another profile, with
+// actor and object given as IRIs.
+func Navigation(id string, at time.Time) []byte {
+	return []byte(fmt.Sprintf(`{"@context": %q, "id": %q, "type": "NavigationEvent",
+		"action": "NavigatedTo", "actor": "https://example.edu/users/554433",
+		"object": "https://example.edu/pages/1", "eventTime": %q}`, caliper.ContextV1p2, id, stamp(at)))
 }

@@ -24,6 +24,7 @@ func RunFacts(t *testing.T, open func(t *testing.T) (timeback.EventStore, facts.
 		{"CompletionCountsOnce", testCompletionOnce},
 		{"MidnightSplitPerZone", testMidnightSplit},
 		{"StudentsAndSensors", testStudentsAndSensors},
+		{"OtherEventsKeepNoFacts", testOtherEvents},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,5 +189,16 @@ func testStudentsAndSensors(t *testing.T, s timeback.EventStore, src facts.Sourc
 	got, err = src.Students(ctx, "' OR ''='")
 	if err != nil || len(got) != 0 {
 		t.Errorf("Students of an unknown sensor = %v, %v; want none", got, err)
+	}
+}
+
+func testOtherEvents(t *testing.T, s timeback.EventStore, src facts.Source) {
+	res := appendOne(t, s, NewBatch(t, "job-1", Sensor, Navigation(EventID(1), t0), heartbeat(2, 1)))
+	if res.Err != nil || res.Stored != 2 {
+		t.Fatalf("batch with an event of another profile = %+v, want both stored", res)
+	}
+	days := daily(t, src, 1, "2026-01-27", "2026-01-27", "UTC")
+	if !near(days[0].ActiveSeconds, 10) {
+		t.Errorf("active seconds = %v, want 10 from the heartbeat alone", days[0].ActiveSeconds)
 	}
 }
