@@ -448,6 +448,7 @@ func (o *Outbox) write(ctx context.Context, apply func(tx *outboxTx) error) erro
 // into one transaction.
 func (o *Outbox) commitLoop() {
 	defer close(o.done)
+	previous := 0 // writes in the last commit
 	for {
 		var first *outboxWrite
 		select {
@@ -456,18 +457,45 @@ func (o *Outbox) commitLoop() {
 			o.drainWrites()
 			return
 		}
-		batch := []*outboxWrite{first}
-	collect:
-		for len(batch) < maxWritesPerCommit {
-			select {
-			case w := <-o.writes:
-				batch = append(batch, w)
-			default:
-				break collect
-			}
-		}
+		batch := o.collect([]*outboxWrite{first}, previous)
+		previous = len(batch)
 		o.commit(batch)
 	}
+}
+
+// commitDelay bounds how long a commit waits for more writers to join it.
+// Measured with BenchmarkSend on 2 shared cores, waiting up to 200 µs raised
+// the events/s of 16 concurrent senders by 20-60% and lowered their p99.
+const commitDelay = 200 * time.Microsecond
+
+// collect adds the writes that are already waiting to batch. When fewer are
+// waiting than joined the previous commit, the callers of that commit are
+// likely preparing their next write, so it waits up to commitDelay for them.
+// A lone caller (previous of 1) never waits.
+func (o *Outbox) collect(batch []*outboxWrite, previous int) []*outboxWrite {
+	for len(batch) < maxWritesPerCommit {
+		select {
+		case w := <-o.writes:
+			batch = append(batch, w)
+			continue
+		default:
+		}
+		break
+	}
+	if len(batch) >= previous {
+		return batch
+	}
+	timer := time.NewTimer(commitDelay)
+	defer timer.Stop()
+	for len(batch) < previous {
+		select {
+		case w := <-o.writes:
+			batch = append(batch, w)
+		case <-timer.C:
+			return batch
+		}
+	}
+	return batch
 }
 
 // drainWrites runs the writes that were handed over before Close.
