@@ -35,30 +35,43 @@ import (
 
 	"github.com/timeback/timeback-go/caliper"
 	"github.com/timeback/timeback-go/endpoint"
+	"github.com/timeback/timeback-go/facts/sqlfacts"
 	"github.com/timeback/timeback-go/sqlite"
 )
 
 const eventTemplate = `{"@context":"http://purl.imsglobal.org/ctx/caliper/v1p2","id":"%s",` +
 	`"type":"TimeSpentEvent","action":"SpentTime","profile":"TimebackProfile",` +
-	`"eventTime":"2026-01-27T10:00:15.000Z",` +
+	`"eventTime":"%s",` +
 	`"actor":{"id":"https://api.example.com/ims/oneroster/rostering/v1p2/users/student-%d",` +
 	`"type":"TimebackUser","email":"student-%d@example.com"},` +
 	`"object":{"id":"https://myapp.example.com/activities/Math/g3/lesson-1",` +
 	`"type":"TimebackActivityContext","subject":"Math","app":{"name":"My App"}},` +
 	`"generated":{"id":"https://api.example.com/ims/metrics/collections/time-spent/def-456",` +
 	`"type":"TimebackTimeSpentMetricsCollection","items":[` +
-	`{"type":"active","value":15,"startDate":"2026-01-27T10:00:00.000Z","endDate":"2026-01-27T10:00:15.000Z"},` +
+	`{"type":"active","value":15,"startDate":"%s","endDate":"%s"},` +
 	`{"type":"inactive","value":0}]},` +
-	`"extensions":{"runId":"f47ac10b-58cc-4372-a567-0e02b2c3d479","courseId":"MATH-3"}}`
+	`"extensions":{"runId":"f47ac10b-58cc-4372-a567-%012d","courseId":"MATH-3"}}`
 
-// eventSource hands out events with ids unique within the run.
+// heartbeatsPerRun is how many consecutive 15 s windows one run of one
+// student gets before the next run starts, as in a 10-minute activity.
+const heartbeatsPerRun = 40
+
+// eventSource hands out heartbeats with ids unique within the program's
+// run. Event n belongs to run n/heartbeatsPerRun and covers the next 15 s
+// window of that run, so facts see runs of realistic length without
+// overlapping windows.
 type eventSource struct{ next atomic.Int64 }
 
 func (s *eventSource) event() (id string, raw []byte) {
 	n := s.next.Add(1)
 	id = fmt.Sprintf("urn:uuid:00000000-0000-4000-8000-%012d", n)
-	return id, fmt.Appendf(nil, eventTemplate, id, n%500, n%500)
+	run := n / heartbeatsPerRun
+	start := time.Date(2026, 1, 27, 10, 0, 0, 0, time.UTC).Add(time.Duration(n%heartbeatsPerRun) * 15 * time.Second)
+	end := start.Add(15 * time.Second)
+	return id, fmt.Appendf(nil, eventTemplate, id, stamp(end), run%500, run%500, stamp(start), stamp(end), run)
 }
+
+func stamp(t time.Time) string { return t.Format("2006-01-02T15:04:05.000Z") }
 
 func (s *eventSource) envelope(size int) []byte {
 	var b bytes.Buffer
@@ -91,6 +104,7 @@ func main() {
 	sizesFlag := flag.String("sizes", "1,10,100", "comma-separated events per envelope")
 	clientsFlag := flag.String("clients", "1,16", "comma-separated numbers of concurrent clients")
 	dir := flag.String("dir", "", "folder for the database files; empty means a new temporary folder")
+	withFacts := flag.Bool("facts", true, "keep learning facts on ingest, as timeback serve does by default")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this `file`")
 	flag.Parse()
 
@@ -122,8 +136,8 @@ func main() {
 		*dir = d
 	}
 
-	fmt.Printf("go %s, %s/%s, %d CPUs, %v per measurement, databases in %s\n\n",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *duration, *dir)
+	fmt.Printf("go %s, %s/%s, %d CPUs, %v per measurement, facts %v, databases in %s\n\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), *duration, *withFacts, *dir)
 	fmt.Println("| envelope | clients | server events/s | p50 | p99 | bare insert events/s | ratio |")
 	fmt.Println("|---:|---:|---:|---:|---:|---:|---:|")
 	run := 0
@@ -135,7 +149,7 @@ func main() {
 		}
 		for _, n := range clients {
 			run++
-			r, err := benchServer(filepath.Join(*dir, fmt.Sprintf("serve-%d.db", run)), size, n, *duration)
+			r, err := benchServer(filepath.Join(*dir, fmt.Sprintf("serve-%d.db", run)), size, n, *duration, *withFacts)
 			if err != nil {
 				fail("server with %d-event envelopes, %d clients: %v", size, n, err)
 			}
@@ -150,13 +164,22 @@ func main() {
 
 // benchServer posts envelopes of size events from clients goroutines to an
 // endpoint on loopback for d.
-func benchServer(path string, size, clients int, d time.Duration) (result, error) {
+func benchServer(path string, size, clients int, d time.Duration, withFacts bool) (result, error) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, path, sqlite.Config{})
+	cfg := sqlite.Config{}
+	if withFacts {
+		cfg.Facts = sqlfacts.Writer{}
+	}
+	store, err := sqlite.Open(ctx, path, cfg)
 	if err != nil {
 		return result{}, err
 	}
 	defer store.Close()
+	if withFacts {
+		if err := sqlfacts.Migrate(ctx, store.DB()); err != nil {
+			return result{}, err
+		}
+	}
 	h, err := endpoint.New(endpoint.Config{Store: store})
 	if err != nil {
 		return result{}, err
