@@ -36,6 +36,9 @@ type validateResult struct {
 	Kind     string           `json:"kind"`
 	Valid    bool             `json:"valid"`
 	Problems caliper.Problems `json:"problems"`
+	// Error is why the input could not be read; the other fields are then
+	// empty.
+	Error string `json:"error,omitempty"`
 }
 
 func runValidate(ctx context.Context, e env, args []string) int {
@@ -76,6 +79,7 @@ func runValidate(ctx context.Context, e env, args []string) int {
 		if err != nil {
 			fmt.Fprintf(e.stderr, "timeback validate: %v\n", err)
 			readFailed = true
+			results = append(results, validateResult{Name: name, Problems: caliper.Problems{}, Error: err.Error()})
 			continue
 		}
 		results = append(results, validateInput(name, data, opts)...)
@@ -89,7 +93,9 @@ func runValidate(ctx context.Context, e env, args []string) int {
 		writeJSONReport(e.stdout, results, allValid && !readFailed)
 	} else {
 		for _, r := range results {
-			writeTextResult(e.stdout, r)
+			if r.Error == "" { // read errors are on standard error already
+				writeTextResult(e.stdout, r)
+			}
 		}
 	}
 	switch {

@@ -206,3 +206,28 @@ func TestValidateEndlessInput(t *testing.T) {
 		t.Errorf("got stdout %q, stderr %q; want the size limit named", out, errOut)
 	}
 }
+
+func TestValidateJSONReadError(t *testing.T) {
+	good := writeFile(t, "a.json", example(t, "time_spent.json"))
+	missing := filepath.Join(t.TempDir(), "missing.json")
+	code, out, _ := runCommand(t, "", "validate", "--json", good, missing)
+	if code != exitUsage {
+		t.Errorf("got exit %d, want 2", code)
+	}
+	var report struct {
+		Valid  bool
+		Inputs []struct {
+			Name, Error string
+			Valid       bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	if report.Valid || len(report.Inputs) != 2 {
+		t.Fatalf("got %+v, want two inputs and valid false", report)
+	}
+	if got := report.Inputs[1]; got.Name != missing || got.Valid || !strings.Contains(got.Error, "no such file") {
+		t.Errorf("got %+v, want the missing file with its read error", got)
+	}
+}
