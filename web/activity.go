@@ -130,7 +130,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request) error {
 	now := h.now()
 	fresh := Run{
 		Owner: user, Object: object, CourseID: req.Course.ID,
-		State: RunOpen, LastHeartbeat: now,
+		State: RunOpen, LastHeartbeat: now, WindowEnd: now,
 	}
 	if req.RunID == "" {
 		fresh.ID = h.cfg.NewRunID()
@@ -190,6 +190,7 @@ func (h *Handler) resume(ctx context.Context, id string, user timeback.User, obj
 		}
 		run.State = RunOpen
 		run.LastHeartbeat = now
+		run.WindowEnd = now
 		run.Ahead = 0
 		reply = startReply{RunID: id, Seq: run.Seq, Resumed: true, Totals: millisOf(run.Active, run.Inactive)}
 		return nil
@@ -371,14 +372,16 @@ func (h *Handler) buildEvents(ctx context.Context, run, next *Run, counted allow
 	var events []timeback.Event
 	total := counted.Active + counted.Inactive
 	if total > 0 || final {
-		start := windowStart(run.LastHeartbeat, now, total, h.cfg.Leeway)
+		start, end := placeWindow(run.WindowEnd, now, total, h.cfg.Leeway)
+		next.WindowEnd = end
 		tc := common
+		tc.EventTime = latest(now, end)
 		if final {
 			tc.Extensions = map[string]any{ExtensionFinalFlush: true}
 		}
 		ts, err := timeback.NewTimeSpent(tc,
-			timeback.TimeItem{Type: timeback.TimeActive, Seconds: seconds(counted.Active), Start: start, End: now},
-			timeback.TimeItem{Type: timeback.TimeInactive, Seconds: seconds(counted.Inactive), Start: start, End: now},
+			timeback.TimeItem{Type: timeback.TimeActive, Seconds: seconds(counted.Active), Start: start, End: end},
+			timeback.TimeItem{Type: timeback.TimeInactive, Seconds: seconds(counted.Inactive), Start: start, End: end},
 		)
 		if err != nil {
 			return nil, err
@@ -421,18 +424,28 @@ func (h *Handler) buildEvents(ctx context.Context, run, next *Run, counted allow
 	return append(events, completion), nil
 }
 
-// windowStart returns the start of a window that ends now and counts total.
-// Usually that is the previous message, so that windows tile. When total is
-// more than the wall time (within the leeway), the window starts earlier.
-// When total is less by more than the leeway, the browser did not track
-// part of the time, such as while hidden past its timeout, so the window
-// covers only the time it counts.
-func windowStart(previous, now time.Time, total, leeway time.Duration) time.Time {
-	earliest := now.Add(-total)
-	if earliest.Before(previous) || earliest.Sub(previous) > leeway {
-		return earliest
+// placeWindow returns the start and end of a window that counts total and
+// arrives at now, when the session's previous window ended at previous.
+// Usually the window starts at previous and spans exactly total, so that
+// the windows of a session tile with no gap and no overlap. It may end up
+// to the leeway after now, because the time guard lets counted time run
+// that far ahead of the server's clock for network jitter. When it would
+// end more than the leeway before now, the browser did not track part of
+// the time, such as while hidden past its timeout, so the window ends now
+// and the gap falls before it.
+func placeWindow(previous, now time.Time, total, leeway time.Duration) (start, end time.Time) {
+	end = previous.Add(total)
+	if now.Sub(end) > leeway {
+		return now.Add(-total), now
 	}
-	return previous
+	return previous, end
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func seconds(d time.Duration) float64 {

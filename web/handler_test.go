@@ -352,6 +352,51 @@ func TestTimeGuardHonestJitter(t *testing.T) {
 	}
 }
 
+func TestWindowsTileUnderJitter(t *testing.T) {
+	x := newHarness(t, nil)
+	id := x.mustStart()
+
+	// One heartbeat on time, one 1 s early, one 1 s late: every window
+	// starts where the previous one ended and spans exactly its time.
+	for seq, arrival := range []time.Duration{15 * time.Second, 14 * time.Second, 16 * time.Second} {
+		x.clock.advance(arrival)
+		x.beat(id, int64(seq+1), 15000, 0)
+	}
+	events := x.sink.timeSpent()
+	if len(events) != 3 {
+		t.Fatalf("events = %d, want 3", len(events))
+	}
+	wantStart := testStart
+	for i, ts := range events {
+		it := ts.Items[0]
+		wantEnd := wantStart.Add(15 * time.Second)
+		if !it.Start.Equal(wantStart) || !it.End.Equal(wantEnd) {
+			t.Errorf("window %d = %v..%v, want %v..%v", i+1, it.Start, it.End, wantStart, wantEnd)
+		}
+		wantStart = wantEnd
+	}
+}
+
+func TestWindowsTileAfterClockBackwards(t *testing.T) {
+	x := newHarness(t, nil)
+	id := x.mustStart()
+	x.clock.advance(15 * time.Second)
+	x.beat(id, 1, 15000, 0)
+	x.clock.advance(-time.Minute)
+	x.beat(id, 2, 1000, 0)
+	resp := x.post("/activity/end", window(id, 3, 0, 0))
+	if resp.status != http.StatusOK {
+		t.Fatalf("end: status %d, body %s", resp.status, resp.body)
+	}
+	events := x.sink.timeSpent()
+	for i := 1; i < len(events); i++ {
+		prevEnd, start := events[i-1].Items[0].End, events[i].Items[0].Start
+		if start.Before(prevEnd) {
+			t.Errorf("window %d starts at %v, before the end of window %d at %v", i+1, start, i, prevEnd)
+		}
+	}
+}
+
 func TestTimeGuardClockBackwards(t *testing.T) {
 	x := newHarness(t, nil)
 	id := x.mustStart()

@@ -15,8 +15,9 @@ import (
 
 // TestGuardProperties drives a run with random heartbeats and clock moves
 // and checks that the counted time never exceeds the wall time plus the
-// leeway, that the events carry exactly the counted totals, and that every
-// item fits its window.
+// leeway, that the events carry exactly the counted totals, that every
+// item fits its window, and that no window starts before the previous one
+// ends.
 func TestGuardProperties(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		x := newHarness(t, nil)
@@ -54,7 +55,12 @@ func TestGuardProperties(t *testing.T) {
 			rt.Fatalf("counted %v over %v of wall time, want at most %v", total, latest, limit)
 		}
 		var active, inactive float64
-		for _, ts := range x.sink.timeSpent() {
+		var previousEnd time.Time
+		for i, ts := range x.sink.timeSpent() {
+			if start := ts.Items[0].Start; start.Before(previousEnd) {
+				rt.Fatalf("window %d starts at %v, before the previous one ends at %v", i+1, start, previousEnd)
+			}
+			previousEnd = ts.Items[0].End
 			for _, it := range ts.Items {
 				if caliper.ExceedsWindow(it.Seconds, it.Start, it.End) {
 					rt.Fatalf("item %s of %v s exceeds its window of %v s", it.Type, it.Seconds,

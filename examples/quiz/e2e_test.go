@@ -498,12 +498,15 @@ func checkStoredRun(t *testing.T, events []timeback.Event, runID string,
 		t.Errorf("active = %.3f s, want more than 0", active)
 	}
 
-	// Windows follow each other without overlap beyond the guard's leeway,
-	// with one gap for the time hidden past the timeout.
+	// Windows follow each other without overlap, with one gap for the time
+	// hidden past the timeout.
 	sort.Slice(windows, func(i, j int) bool { return windows[i].Items[0].Start.Before(windows[j].Items[0].Start) })
 	maxGap := time.Duration(0)
 	for i := 1; i < len(windows); i++ {
 		prevEnd, start := windows[i-1].Items[0].End, windows[i].Items[0].Start
+		if start.Before(prevEnd) {
+			t.Errorf("window %d starts at %v, before window %d ends at %v", i+1, start, i, prevEnd)
+		}
 		if gap := start.Sub(prevEnd); gap > maxGap {
 			maxGap = gap
 		}
