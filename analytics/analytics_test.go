@@ -66,7 +66,9 @@ func seed(t *testing.T) facts.Source {
 		from := next.Add(time.Duration(i) * time.Minute)
 		second = append(second, storetest.Heartbeat(id(), student, "decimals", from, from.Add(time.Minute), 60, 0))
 	}
-	second = append(second, storetest.Completed(id(), student, "decimals", next.Add(10*time.Minute), 12.5, 4, 4))
+	// 13 XP for 10 focused minutes at 4 of 4 is above the 12.5 that the
+	// XP rule allows a perfect score, so the run is flagged.
+	second = append(second, storetest.Completed(id(), student, "decimals", next.Add(10*time.Minute), 13, 4, 4))
 	for i, events := range [][][]byte{first, second} {
 		res, err := s.Append(ctx, []*timeback.Batch{storetest.NewBatch(t, "job-"+string(rune('a'+i)),
 			storetest.Sensor, events...)})
@@ -126,7 +128,7 @@ func TestDailyChicago(t *testing.T) {
 		completions          int
 	}{
 		{90, 30, 0, 0},     // 23:58 to midnight
-		{690, 30, 15.5, 2}, // after midnight, and the afternoon run
+		{690, 30, 16, 2}, // after midnight, and the afternoon run
 	}
 	for i, w := range want {
 		got := d.Days[i]
@@ -171,8 +173,8 @@ func TestWeekly(t *testing.T) {
 	if len(w.Weeks) != 1 || w.Weeks[0].Week != "2026-W05" {
 		t.Fatalf("weeks = %+v, want 2026-W05", w.Weeks)
 	}
-	if got := w.Weeks[0]; got.ActiveSeconds != 780 || got.XP != 15.5 || got.Completions != 2 {
-		t.Errorf("week = active %v, XP %v, completions %d; want 780, 15.5, 2", got.ActiveSeconds, got.XP,
+	if got := w.Weeks[0]; got.ActiveSeconds != 780 || got.XP != 16 || got.Completions != 2 {
+		t.Errorf("week = active %v, XP %v, completions %d; want 780, 16, 2", got.ActiveSeconds, got.XP,
 			got.Completions)
 	}
 }
@@ -183,8 +185,8 @@ func TestRun(t *testing.T) {
 	if code := get(t, srv.URL+"/analytics/runs/decimals", &r); code != 200 {
 		t.Fatalf("status %d", code)
 	}
-	if len(r.Runs) != 1 || r.Runs[0].XP != 12.5 || r.Runs[0].FocusedMinutes != 10 {
-		t.Fatalf("runs = %+v, want one with 12.5 XP over 10 focused minutes", r.Runs)
+	if len(r.Runs) != 1 || r.Runs[0].XP != 13 || r.Runs[0].FocusedMinutes != 10 {
+		t.Fatalf("runs = %+v, want one with 13 XP over 10 focused minutes", r.Runs)
 	}
 	if !r.Runs[0].HasFlag(facts.FlagXPAboveFocusedMinutes) {
 		t.Errorf("flags = %v, want xp_above_focused_minutes", r.Runs[0].Flags)
@@ -267,7 +269,7 @@ func TestDashboardPages(t *testing.T) {
 	}{
 		{"/", []string{"/dashboard/students/" + url.PathEscape(student), "sensors?sensor="}},
 		{"/dashboard/students/" + url.PathEscape(student) + "?from=2026-01-27&to=2026-01-28&tz=America/Chicago",
-			[]string{`class="bar xp"`, `data-date="2026-01-28" data-value="15.5"`,
+			[]string{`class="bar xp"`, `data-date="2026-01-28" data-value="16"`,
 				`data-category="active" data-value="11.5"`, `class="accuracy"`, `data-run="fractions"`,
 				"xp_above_focused_minutes"}},
 		{"/dashboard/sensors?sensor=" + url.QueryEscape(storetest.Sensor) + "&from=2026-01-27&to=2026-01-28",

@@ -82,7 +82,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 
 	xp, xpHeights := read("rect.xp")
-	if want := []string{"2026-01-27=0", "2026-01-28=15.5"}; !slices.Equal(xp, want) {
+	if want := []string{"2026-01-27=0", "2026-01-28=16"}; !slices.Equal(xp, want) {
 		t.Errorf("XP bars = %v, want %v", xp, want)
 	}
 	if len(xpHeights) == 2 && (xpHeights[0] != 0 || xpHeights[1] <= 0) {

@@ -586,3 +586,41 @@ func TestKeepResentHeartbeat(t *testing.T) {
 		t.Errorf("Keep of an undecodable TimebackProfile event returned no error")
 	}
 }
+
+// TestRunsFlagsPerfectScore checks the XP flag against the XP rule: a
+// perfect score earns 1.25 XP per focused minute, so the demo's 7.5 XP for
+// 6 minutes at 5 of 5 is no violation, while 7.6 XP or 7.5 XP at 4 of 5 is.
+func TestRunsFlagsPerfectScore(t *testing.T) {
+	cases := []struct {
+		name           string
+		xp             float64
+		total, correct float64
+		want           bool
+	}{
+		{"perfect at 1.25", 7.5, 5, 5, false},
+		{"perfect above 1.25", 7.6, 5, 5, true},
+		{"not perfect above 1.0", 7.5, 5, 4, true},
+		{"not perfect at 1.0", 6, 5, 4, false},
+		{"no questions at 1.0", 6, 0, 0, false},
+		{"no questions above 1.0", 6.1, 0, 0, true},
+	}
+	for _, c := range cases {
+		// Six minutes of active time in 15 s heartbeats.
+		var ws []facts.Window
+		for i := range 24 {
+			start := utc("2026-01-27T10:00:00Z").Add(time.Duration(i) * 15 * time.Second)
+			ws = append(ws, facts.Window{StudentID: student, RunID: "r", Category: timeback.TimeActive,
+				Start: start, End: start.Add(15 * time.Second), Seconds: 15})
+		}
+		done := facts.Completion{StudentID: student, RunID: "r", XP: c.xp, Time: utc("2026-01-27T10:06:00Z"),
+			TotalQuestions: c.total, CorrectQuestions: c.correct, Counted: true}
+		runs := facts.Runs(ws, []facts.Completion{done})
+		if len(runs) != 1 {
+			t.Fatalf("%s: got %d runs, want 1", c.name, len(runs))
+		}
+		if got := runs[0].HasFlag(facts.FlagXPAboveFocusedMinutes); got != c.want {
+			t.Errorf("%s: XP %v for 6 min at %v of %v flagged %v, want %v", c.name, c.xp, c.correct,
+				c.total, got, c.want)
+		}
+	}
+}

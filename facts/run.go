@@ -14,7 +14,10 @@ type Flag string
 // The flags of a run.
 const (
 	// FlagXPAboveFocusedMinutes: the run's XP is above its focused
-	// minutes, although 1 XP is worth 1 focused minute.
+	// minutes, although 1 XP is worth 1 focused minute. A run whose
+	// questions were all answered correctly may earn up to
+	// timeback.PerfectAccuracyFactor times its focused minutes, as the XP
+	// rule computes, before it is flagged.
 	FlagXPAboveFocusedMinutes Flag = "xp_above_focused_minutes"
 	// FlagActiveAboveWallTime: the run claims more active seconds than the
 	// wall-clock time its windows cover, as an inflated or doubled
@@ -102,12 +105,11 @@ func Runs(windows []Window, completions []Completion) []Run {
 	return runs
 }
 
-// flags returns the rules that r breaks. XP is compared with the focused
-// minutes rounded half-up to one decimal, the precision of computed XP, and
+// flags returns the rules that r breaks. XP is compared with maxXP, and
 // seconds with a millisecond of slack for the rounding of dates.
 func flags(r *Run) []Flag {
 	fs := []Flag{}
-	if r.Completions > 0 && r.XP > math.Floor(r.FocusedMinutes*10+0.5)/10+1e-9 {
+	if r.Completions > 0 && r.XP > maxXP(r)+1e-9 {
 		fs = append(fs, FlagXPAboveFocusedMinutes)
 	}
 	if r.ActiveSeconds > r.WallSeconds+0.001 {
@@ -117,6 +119,18 @@ func flags(r *Run) []Flag {
 		fs = append(fs, FlagRepeatedCompletion)
 	}
 	return fs
+}
+
+// maxXP returns the most XP the XP rule gives for the run's focused time
+// and accuracy on a first attempt, rounded half-up to one decimal as
+// computed XP is: the focused minutes, times timeback.PerfectAccuracyFactor
+// when every question was answered correctly.
+func maxXP(r *Run) float64 {
+	minutes := math.Floor(r.FocusedMinutes*10+0.5) / 10
+	if r.Questions > 0 && r.CorrectQuestions >= r.Questions {
+		return math.Floor(r.FocusedMinutes*timeback.PerfectAccuracyFactor*10+0.5) / 10
+	}
+	return minutes
 }
 
 // HasFlag reports whether the run carries f.
