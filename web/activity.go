@@ -407,7 +407,7 @@ func (h *Handler) buildEvents(ctx context.Context, run, next *Run, counted allow
 		Attempt:          done + 1,
 	}, h.cfg.AllowXPAboveFocus)
 	if err != nil {
-		return nil, err
+		return nil, underMetrics(err)
 	}
 	completion, err := timeback.NewActivityCompleted(common, timeback.Completion{
 		XPEarned:         xp,
@@ -422,6 +422,22 @@ func (h *Handler) buildEvents(ctx context.Context, run, next *Run, counted allow
 	next.State = RunCompleted
 	next.XPEarned = xp
 	return append(events, completion), nil
+}
+
+// underMetrics returns err with the fields of a *timeback.Error placed
+// under metrics, the object of the request that carries them.
+func underMetrics(err error) error {
+	var appErr *timeback.Error
+	if !errors.As(err, &appErr) {
+		return err
+	}
+	moved := *appErr
+	moved.Message = "metrics." + appErr.Message
+	moved.Fields = make([]timeback.FieldError, len(appErr.Fields))
+	for i, f := range appErr.Fields {
+		moved.Fields[i] = timeback.FieldError{Path: "/metrics/" + strings.TrimPrefix(f.Path, "/"), Message: f.Message}
+	}
+	return &moved
 }
 
 // placeWindow returns the start and end of a window that counts total and

@@ -180,6 +180,10 @@ func TestHeartbeatRejected(t *testing.T) {
 			[]string{"activeMs", "integer", "1.5"}},
 		{"string ms", `{"runId":"RUN","seq":1,"activeMs":"10","inactiveMs":0}`, nil, "", 400,
 			[]string{"activeMs", "integer"}},
+		{"duplicate key", `{"runId":"RUN","seq":2,"activeMs":1,"activeMs":90000,"inactiveMs":0}`, nil, "", 400,
+			[]string{"activeMs", "more than once"}},
+		{"integer out of range", `{"runId":"RUN","seq":2,"activeMs":99999999999999999999,"inactiveMs":0}`, nil, "",
+			400, []string{"activeMs", "99999999999999999999", "out of range"}},
 		{"missing seq", `{"runId":"RUN","activeMs":0,"inactiveMs":0}`, nil, "", 400, []string{"seq", "missing"}},
 		{"zero seq", window("RUN", 0, 0, 0), nil, "", 400, []string{"seq", "0"}},
 		{"huge seq", window("RUN", 1<<60, 0, 0), nil, "", 400, []string{"seq"}},
@@ -745,6 +749,9 @@ func TestEndMetricsRejected(t *testing.T) {
 		{"correct above total", `{"totalQuestions":3,"correctQuestions":4}`, []string{"correctQuestions", "4", "3"}},
 		{"pct above 100", `{"pctCompleteApp":101}`, []string{"pctCompleteApp", "101"}},
 		{"string", `{"masteredUnits":"1"}`, []string{"masteredUnits", "number"}},
+		{"duplicate key", `{"totalQuestions":3,"correctQuestions":3,"correctQuestions":30}`,
+			[]string{"metrics.correctQuestions", "more than once"}},
+		{"xp above focus", `{"xpEarned":5}`, []string{"xpEarned", "5", "focused minutes"}},
 	}
 	for _, tt := range tests {
 		x := newHarness(t, nil)
@@ -758,6 +765,11 @@ func TestEndMetricsRejected(t *testing.T) {
 		}
 		if msg := resp.message(); !containsAll(msg, tt.wantText...) {
 			t.Errorf("%s: message %q does not contain %q", tt.name, msg, tt.wantText)
+		}
+		var e errorBody
+		resp.decode(t, &e)
+		if len(e.Errors) != 1 || !strings.HasPrefix(e.Errors[0].Path, "/metrics/") {
+			t.Errorf("%s: errors = %+v, want one under /metrics/", tt.name, e.Errors)
 		}
 		if run := x.run(id); run.State != RunOpen {
 			t.Errorf("%s: state = %v, want open", tt.name, run.State)

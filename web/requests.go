@@ -108,7 +108,61 @@ func decode(r *http.Request, v any, limit int64, beacon bool) error {
 	if dec.More() {
 		return timeback.Errorf(timeback.CodeInvalid, "request body has data after the JSON object")
 	}
+	// encoding/json keeps the last of repeated keys, so that a body could
+	// show one value to a reader and count another.
+	if field, ok := repeatedKey(body); ok {
+		return fieldError(field, "appears more than once; send each field once")
+	}
 	return nil
+}
+
+// repeatedKey returns the dotted path of the first key that appears twice
+// in one object of body, which must be valid JSON.
+func repeatedKey(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	field, found := scanValue(dec, "")
+	return field, found
+}
+
+// scanValue reads one value from dec and reports the first repeated key in
+// it. path is the dotted path of the value.
+func scanValue(dec *json.Decoder, path string) (string, bool) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", false
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := make(map[string]bool)
+		for dec.More() {
+			keyTok, err := dec.Token()
+			if err != nil {
+				return "", false
+			}
+			key, _ := keyTok.(string)
+			field := key
+			if path != "" {
+				field = path + "." + key
+			}
+			if seen[key] {
+				return field, true
+			}
+			seen[key] = true
+			if f, ok := scanValue(dec, field); ok {
+				return f, true
+			}
+		}
+		dec.Token() // the closing brace
+	case json.Delim('['):
+		for i := 0; dec.More(); i++ {
+			if f, ok := scanValue(dec, fmt.Sprintf("%s.%d", path, i)); ok {
+				return f, true
+			}
+		}
+		dec.Token() // the closing bracket
+	}
+	return "", false
 }
 
 func checkContentType(header string, beacon bool) error {
@@ -144,6 +198,9 @@ func jsonError(err error) error {
 		if field == "" {
 			return timeback.Errorf(timeback.CodeInvalid, "request body must be a JSON object, not %s", typeErr.Value)
 		}
+		if number, ok := strings.CutPrefix(typeErr.Value, "number "); ok && isIntegerLiteral(number) {
+			return fieldError(field, "%s is out of range for an integer", number)
+		}
 		return fieldError(field, "must be %s, not %s", jsonKind(typeErr.Type.Kind()), typeErr.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return timeback.Errorf(timeback.CodeInvalid, "request body is not JSON: it ends early")
@@ -152,6 +209,12 @@ func jsonError(err error) error {
 		return timeback.Errorf(timeback.CodeInvalid, "unknown field %s in request body", name)
 	}
 	return timeback.Errorf(timeback.CodeInvalid, "request body is not valid JSON: %v", err)
+}
+
+// isIntegerLiteral reports whether a JSON number has no fraction and no
+// exponent.
+func isIntegerLiteral(number string) bool {
+	return number != "" && !strings.ContainsAny(number, ".eE")
 }
 
 func jsonKind(k reflect.Kind) string {
