@@ -100,6 +100,11 @@ func runDemo(ctx context.Context, e env, args []string) int {
 	}
 
 	if err := demo(ctx, e, *keep, *verbose); err != nil {
+		if ctx.Err() != nil {
+			// The error is the cancellation seen by whichever step ran.
+			fmt.Fprintln(e.stderr, "timeback demo: interrupted")
+			return exitFailure
+		}
 		fmt.Fprintf(e.stderr, "timeback demo: %v\n", err)
 		return exitFailure
 	}

@@ -95,6 +95,31 @@ func TestDemoFlags(t *testing.T) {
 	}
 }
 
+func TestDemoInterrupted(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Ctrl-C before the demo starts
+
+	var stdout, stderr bytes.Buffer
+	if got := run(ctx, env{nil, &stdout, &stderr}, []string{"demo"}); got != exitFailure {
+		t.Errorf("exit status = %d, want %d", got, exitFailure)
+	}
+	if got := stderr.String(); !strings.Contains(got, "timeback demo: interrupted") {
+		t.Errorf("stderr = %q, want it to say the demo was interrupted", got)
+	}
+	if got := stderr.String(); strings.Contains(got, "context canceled") {
+		t.Errorf("stderr = %q, want no internal cancellation error", got)
+	}
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("left %s in the temporary folder", e.Name())
+	}
+}
+
 var keepPattern = regexp.MustCompile(`curl -H 'Authorization: Bearer ([0-9a-f]+)' '(http://127\.0\.0\.1:\d+)/`)
 
 // TestDemoKeepServes runs the binary with --keep, checks the stored events
