@@ -190,8 +190,17 @@ func (h *Handler) resume(ctx context.Context, id string, user timeback.User, obj
 		}
 		run.State = RunOpen
 		run.LastHeartbeat = now
-		run.WindowEnd = now
-		run.Ahead = 0
+		// The previous session's last window may end up to the leeway
+		// after now. The new session starts there and keeps that lead, so
+		// that its windows neither overlap the old ones nor gain time. A
+		// lead beyond the leeway means the clock stepped back, and the
+		// session starts now.
+		if lead := run.WindowEnd.Sub(now); lead > 0 && lead <= h.cfg.Leeway {
+			run.Ahead = lead
+		} else {
+			run.WindowEnd = now
+			run.Ahead = 0
+		}
 		reply = startReply{RunID: id, Seq: run.Seq, Resumed: true, Totals: millisOf(run.Active, run.Inactive)}
 		return nil
 	})

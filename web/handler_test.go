@@ -401,6 +401,37 @@ func TestWindowsTileAfterClockBackwards(t *testing.T) {
 	}
 }
 
+func TestWindowsTileAcrossQuickResume(t *testing.T) {
+	x := newHarness(t, nil)
+	id := x.mustStart()
+
+	// The end claims 2 s more than the wall time, so its window ends 2 s
+	// after the server's clock; the resume comes 1 s later.
+	x.clock.advance(15 * time.Second)
+	x.beat(id, 1, 15000, 0)
+	x.clock.advance(13 * time.Second)
+	if resp := x.post("/activity/end", window(id, 2, 15000, 0)); resp.status != http.StatusOK {
+		t.Fatalf("end: status %d, body %s", resp.status, resp.body)
+	}
+	x.clock.advance(time.Second)
+	if resp := x.post("/activity/start", startBody(id)); resp.status != http.StatusOK {
+		t.Fatalf("resume: status %d, body %s", resp.status, resp.body)
+	}
+	x.clock.advance(15 * time.Second)
+	x.beat(id, 3, 15000, 0)
+
+	events := x.sink.timeSpent()
+	for i := 1; i < len(events); i++ {
+		prevEnd, start := events[i-1].Items[0].End, events[i].Items[0].Start
+		if start.Before(prevEnd) {
+			t.Errorf("window %d starts at %v, before window %d ends at %v", i+1, start, i, prevEnd)
+		}
+	}
+	if run := x.run(id); run.Active > 44*time.Second+2*time.Second {
+		t.Errorf("counted %v active over 44 s of wall time, want at most 46 s", run.Active)
+	}
+}
+
 func TestTimeGuardClockBackwards(t *testing.T) {
 	x := newHarness(t, nil)
 	id := x.mustStart()
