@@ -133,29 +133,43 @@ func attemptDivisor(attempt int) (int64, error) {
 // above the focused minutes of active time. The error for the second case
 // gives both numbers and wraps ErrXPAboveFocus.
 func CheckXP(xp float64, active time.Duration) error {
+	return checkXPLimit(xp, active, false)
+}
+
+// checkXPLimit is CheckXP with the limit raised to PerfectAccuracyFactor
+// times the focused minutes when perfect is set.
+func checkXPLimit(xp float64, active time.Duration, perfect bool) error {
 	if math.IsNaN(xp) || math.IsInf(xp, 0) || xp < 0 {
 		return xpErrorf("xpEarned", "xpEarned: %v is not a number >= 0", xp)
 	}
-	if minutes := FocusedMinutes(active); xp > minutes {
-		return &Error{
-			Code: CodeInvalid,
-			Message: fmt.Sprintf("xpEarned: %v is above the run's %s focused minutes",
-				xp, formatMinutes(minutes)),
-			Fields: []FieldError{{Path: "xpEarned", Message: fmt.Sprintf(
-				"%v is above %s focused minutes", xp, formatMinutes(minutes))}},
-			Err: ErrXPAboveFocus,
-		}
+	minutes := FocusedMinutes(active)
+	limit := fmt.Sprintf("the run's %s focused minutes", formatMinutes(minutes))
+	if perfect {
+		minutes *= PerfectAccuracyFactor
+		limit = fmt.Sprintf("%s, %v times %s for a perfect score", formatMinutes(minutes),
+			PerfectAccuracyFactor, limit)
 	}
-	return nil
+	if xp <= minutes {
+		return nil
+	}
+	return &Error{
+		Code:    CodeInvalid,
+		Message: fmt.Sprintf("xpEarned: %v is above %s", xp, limit),
+		Fields:  []FieldError{{Path: "xpEarned", Message: fmt.Sprintf("%v is above %s", xp, limit)}},
+		Err:     ErrXPAboveFocus,
+	}
 }
 
-// ResolveXP returns the xpEarned of a completion: given, checked by CheckXP
-// unless allowAboveFocus is set, or computed by ComputeXP when given is nil.
+// ResolveXP returns the xpEarned of a completion: given, or computed by
+// ComputeXP when given is nil. Unless allowAboveFocus is set, a given value
+// may not exceed the most the XP rule gives for the input: the focused
+// minutes, or PerfectAccuracyFactor times them when every question is right.
 func ResolveXP(given *float64, in XPInput, allowAboveFocus bool) (float64, error) {
 	if given == nil {
 		return ComputeXP(in)
 	}
-	if _, err := accuracyQuarters(in.TotalQuestions, in.CorrectQuestions); err != nil {
+	quarters, err := accuracyQuarters(in.TotalQuestions, in.CorrectQuestions)
+	if err != nil {
 		return 0, err
 	}
 	if allowAboveFocus {
@@ -164,7 +178,8 @@ func ResolveXP(given *float64, in XPInput, allowAboveFocus bool) (float64, error
 		}
 		return *given, nil
 	}
-	if err := CheckXP(*given, in.Active); err != nil {
+	perfect := quarters == 5 && in.TotalQuestions != nil && *in.TotalQuestions > 0
+	if err := checkXPLimit(*given, in.Active, perfect); err != nil {
 		return 0, err
 	}
 	return *given, nil

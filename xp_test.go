@@ -139,6 +139,38 @@ func TestResolveXP(t *testing.T) {
 	}
 }
 
+func TestResolveXPPerfectScore(t *testing.T) {
+	in := XPInput{Active: 6 * time.Minute, TotalQuestions: xpFloat(5), CorrectQuestions: xpFloat(5)}
+	computed, err := ComputeXP(in)
+	if err != nil {
+		t.Fatalf("ComputeXP: %v", err)
+	}
+	// The rule's own result for a perfect score, given back, is accepted.
+	got, err := ResolveXP(&computed, in, false)
+	if err != nil {
+		t.Fatalf("ResolveXP(%v, 6 min at 5 of 5) = %v, want it accepted", computed, err)
+	}
+	if got != computed {
+		t.Errorf("ResolveXP = %v, want %v", got, computed)
+	}
+
+	_, err = ResolveXP(xpFloat(7.6), in, false)
+	if !errors.Is(err, ErrXPAboveFocus) {
+		t.Fatalf("ResolveXP(7.6, 6 min at 5 of 5) = %v, want ErrXPAboveFocus", err)
+	}
+	for _, want := range []string{"7.6", "7.5"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("ResolveXP error %q does not name %s", err, want)
+		}
+	}
+
+	// Below a perfect score the limit stays at the focused minutes.
+	in.CorrectQuestions = xpFloat(4)
+	if _, err := ResolveXP(xpFloat(6.5), in, false); !errors.Is(err, ErrXPAboveFocus) {
+		t.Errorf("ResolveXP(6.5, 6 min at 4 of 5) = %v, want ErrXPAboveFocus", err)
+	}
+}
+
 func TestResolveXPChecksQuestions(t *testing.T) {
 	in := XPInput{Active: time.Hour, TotalQuestions: xpFloat(2), CorrectQuestions: xpFloat(3)}
 	if _, err := ResolveXP(xpFloat(1), in, true); err == nil {

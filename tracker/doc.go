@@ -20,8 +20,9 @@
 //	err = run.Complete(ctx, tracker.Metrics{TotalQuestions: &total, CorrectQuestions: &correct})
 //
 // With Metrics.XPEarned nil, Complete computes xpEarned with
-// timeback.ComputeXP from the run's focused minutes; a given xpEarned above
-// them is rejected unless Config.AllowXPAboveFocus is set.
+// timeback.ComputeXP from the run's focused minutes. A given xpEarned above
+// them, or above 1.25 times them for a perfect score, is rejected unless
+// Config.AllowXPAboveFocus is set.
 //
 // With Config.DisableTimeTracking a run sends no windows of its own, and
 // the app reports the focused time with Metrics.ActiveTime or EndWithTime.

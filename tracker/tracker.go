@@ -41,7 +41,8 @@ type Config struct {
 	// their completion, and a time given in Metrics.ActiveTime.
 	DisableTimeTracking bool
 	// AllowXPAboveFocus accepts a given xpEarned above the run's focused
-	// minutes. False means Complete rejects it.
+	// minutes (1.25 times them for a perfect score, as the XP rule gives).
+	// False means Complete rejects it.
 	AllowXPAboveFocus bool
 	// Clock is the time source. Nil means SystemClock.
 	Clock Clock

@@ -69,8 +69,8 @@ type Config struct {
 	// 16 KiB.
 	MaxBodyBytes int64
 	// AllowXPAboveFocus accepts a completion whose given xpEarned exceeds
-	// the run's focused minutes (1 XP = 1 focused minute); by default it is
-	// rejected with 400.
+	// the run's focused minutes (1 XP = 1 focused minute, and 1.25 times
+	// them for a perfect score); by default it is rejected with 400.
 	AllowXPAboveFocus bool
 	// TrustedOrigins are origins, such as "https://app.example.com", whose
 	// cross-origin requests are accepted. Other cross-origin POSTs get 403.
