@@ -78,6 +78,10 @@ type appendPlan struct {
 	// pending maps the results that wait for the seq of an event added in
 	// this Append, by event id.
 	pending map[string][]*timeback.JobResult
+	// nextSeq is the first of the seqs that lookup reserved, one per event
+	// of the Append. Duplicates and rejected batches leave gaps, as a
+	// rolled-back insert does.
+	nextSeq int64
 }
 
 type storedDigest struct {
@@ -95,13 +99,13 @@ func planAppend(ctx context.Context, tx pgx.Tx, batches []*timeback.Batch, now t
 			ids = append(ids, ev.Item.ID)
 		}
 	}
-	stored, usedJobs, err := lookup(ctx, tx, ids, jobIDs)
+	stored, usedJobs, nextSeq, err := lookup(ctx, tx, ids, jobIDs)
 	if err != nil {
 		return nil, err
 	}
 
 	p := &appendPlan{results: make([]timeback.AppendResult, len(batches)),
-		pending: map[string][]*timeback.JobResult{}}
+		pending: map[string][]*timeback.JobResult{}, nextSeq: nextSeq}
 	addedDigest := map[string][]byte{} // events added by earlier batches of this Append
 	for i, b := range batches {
 		res, batchAdded, err := p.planBatch(b, now, stored, addedDigest, usedJobs)
@@ -167,6 +171,8 @@ func (p *appendPlan) planBatch(b *timeback.Batch, now time.Time, stored map[stri
 			continue
 		}
 		se := storedEvent(b, ev, now)
+		se.Seq = p.nextSeq
+		p.nextSeq++
 		decoded, err := facts.Decode(se.JSON)
 		switch {
 		case errors.Is(err, facts.ErrNotTimeback):
@@ -185,57 +191,55 @@ func (p *appendPlan) planBatch(b *timeback.Batch, now time.Time, stored map[stri
 	return res, added, nil
 }
 
-// lookup returns the seq and digest of the ids that are stored, and which
-// job ids are used.
-func lookup(ctx context.Context, tx pgx.Tx, ids, jobIDs []string) (map[string]storedDigest, map[string]bool, error) {
+// lookup returns the seq and digest of the ids that are stored and which
+// job ids are used, and reserves one seq per id: it returns the first.
+func lookup(ctx context.Context, tx pgx.Tx, ids, jobIDs []string) (map[string]storedDigest, map[string]bool, int64, error) {
 	batch := &pgx.Batch{}
 	batch.Queue(`SELECT id, seq, digest FROM events WHERE id = ANY($1)`, ids)
 	batch.Queue(`SELECT id FROM jobs WHERE id = ANY($1)`, jobIDs)
+	batch.Queue(`SELECT setval(s, nextval(s) + $1 - 1) - $1 + 1
+		FROM pg_get_serial_sequence('events', 'seq') AS s`, int64(max(len(ids), 1)))
 	results := tx.SendBatch(ctx, batch)
 	defer results.Close()
 
 	stored := map[string]storedDigest{}
 	rows, err := results.Query()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	for rows.Next() {
 		var id string
 		var d storedDigest
 		if err := rows.Scan(&id, &d.seq, &d.digest); err != nil {
 			rows.Close()
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		stored[id] = d
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	rows, err = results.Query()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	used, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	usedJobs := map[string]bool{}
 	for _, id := range used {
 		usedJobs[id] = true
 	}
-	return stored, usedJobs, results.Close()
+	var first int64
+	if err := results.QueryRow().Scan(&first); err != nil {
+		return nil, nil, 0, err
+	}
+	return stored, usedJobs, first, results.Close()
 }
 
-const insertEvents = `INSERT INTO events (id, type, action, profile, sensor, event_time, actor_id,
-		actor_email, object_id, job_id, stored, digest, json)
-	SELECT u.id, u.type, u.action, u.profile, u.sensor, u.event_time, u.actor_id,
-		u.actor_email, u.object_id, u.job_id, $11, u.digest, u.json
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-		$7::text[], $8::text[], $9::text[], $10::text[], $12::bytea[], $13::bytea[]) WITH ORDINALITY
-		AS u(id, type, action, profile, sensor, event_time, actor_id, actor_email, object_id, job_id,
-			digest, json, ord)
-	ORDER BY u.ord
-	RETURNING id, seq`
+var eventFields = []string{"seq", "id", "type", "action", "profile", "sensor", "event_time", "actor_id",
+	"actor_email", "object_id", "job_id", "stored", "digest", "json"}
 
 // write inserts the plan's events, jobs and facts.
 func (p *appendPlan) write(ctx context.Context, tx pgx.Tx) error {
@@ -266,50 +270,21 @@ func (p *appendPlan) write(ctx context.Context, tx pgx.Tx) error {
 	return facts.KeepDecoded(ctx, ledger{tx}, p.added, p.decoded)
 }
 
+// insertEvents copies the plan's events with the seqs planBatch gave them.
 func (p *appendPlan) insertEvents(ctx context.Context, tx pgx.Tx) error {
-	n := len(p.added)
-	var cols struct {
-		id, typ, action, profile, sensor, actorID, actorEmail, objectID, jobID []string
-		eventTime                                                              []time.Time
-		json                                                                   [][]byte
-	}
-	for _, ev := range p.added {
-		cols.id = append(cols.id, ev.ID)
-		cols.typ = append(cols.typ, ev.Type)
-		cols.action = append(cols.action, ev.Action)
-		cols.profile = append(cols.profile, ev.Profile)
-		cols.sensor = append(cols.sensor, ev.Sensor)
-		cols.eventTime = append(cols.eventTime, ev.EventTime)
-		cols.actorID = append(cols.actorID, ev.ActorID)
-		cols.actorEmail = append(cols.actorEmail, ev.ActorEmail)
-		cols.objectID = append(cols.objectID, ev.ObjectID)
-		cols.jobID = append(cols.jobID, ev.JobID)
-		cols.json = append(cols.json, ev.JSON)
-	}
-	rows, err := tx.Query(ctx, insertEvents, cols.id, cols.typ, cols.action, cols.profile, cols.sensor,
-		cols.eventTime, cols.actorID, cols.actorEmail, cols.objectID, cols.jobID, p.added[0].Stored,
-		p.digests, cols.json)
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventFields,
+		pgx.CopyFromSlice(len(p.added), func(i int) ([]any, error) {
+			ev := p.added[i]
+			return []any{ev.Seq, ev.ID, ev.Type, ev.Action, ev.Profile, ev.Sensor, ev.EventTime, ev.ActorID,
+				ev.ActorEmail, ev.ObjectID, ev.JobID, ev.Stored, p.digests[i], ev.JSON}, nil
+		}))
 	if err != nil {
 		return err
 	}
-	seqs := make(map[string]int64, n)
-	for rows.Next() {
-		var id string
-		var seq int64
-		if err := rows.Scan(&id, &seq); err != nil {
-			rows.Close()
-			return err
-		}
-		seqs[id] = seq
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if len(seqs) != n {
-		return fmt.Errorf("postgres: inserted %d of %d events", len(seqs), n)
+	if int(n) != len(p.added) {
+		return fmt.Errorf("postgres: copied %d of %d events", n, len(p.added))
 	}
 	for _, ev := range p.added {
-		ev.Seq = seqs[ev.ID]
 		for _, r := range p.pending[ev.ID] {
 			r.AllocatedID = strconv.FormatInt(ev.Seq, 10)
 		}
