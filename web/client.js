@@ -157,6 +157,7 @@ export class Activity {
     // Queued heartbeats carry lower sequence numbers, so they go first.
     await this.sendPending();
     let lastError;
+    let restarted = false;
     for (let attempt = 0; attempt < 3; attempt++) {
       if (attempt > 0) await sleep(500 * attempt);
       try {
@@ -165,6 +166,11 @@ export class Activity {
         return reply;
       } catch (err) {
         lastError = err;
+        if (err.status === 404 && !restarted && (await this.restartRun())) {
+          restarted = true;
+          attempt--;
+          continue;
+        }
         if (!err.retryable) break;
       }
     }
@@ -233,13 +239,19 @@ export class Activity {
   // first one arrived after all.
   sendPending() {
     this.chain = this.chain.then(async () => {
+      let restarted = false;
       while (this.pending.length > 0) {
         const message = this.pending[0];
         try {
           const reply = await this.post("/activity/heartbeat", message, false);
           this.pending.shift();
+          restarted = false;
           this.flushed(message, reply, false);
         } catch (err) {
+          if (err.status === 404 && !restarted && (await this.restartRun())) {
+            restarted = true; // send the message once more to the restarted run
+            continue;
+          }
           if (err.retryable) {
             this.fail(err);
             return;
@@ -250,6 +262,21 @@ export class Activity {
       }
     });
     return this.chain;
+  }
+
+  // restartRun starts the run again under its id after the server answered
+  // 404 for it, as a server that keeps runs in memory does after a restart.
+  // The server counts the run afresh from then on. It reports whether the
+  // server accepted the start; a run of another student stays rejected.
+  async restartRun() {
+    const body = { activity: this.options.activity, course: this.options.course, runId: this.runId };
+    try {
+      await this.post("/activity/start", body, false);
+      return true;
+    } catch (err) {
+      this.fail(err);
+      return false;
+    }
   }
 
   visibilityChanged() {

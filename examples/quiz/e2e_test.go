@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -197,6 +198,9 @@ type quizSite struct {
 	url      string
 	endpoint string
 	logs     *syncBuffer
+
+	handler atomic.Pointer[http.Handler] // the app the site serves
+	apps    []*app                       // every app started, the current one last
 }
 
 // testActor is the actor id of the quiz's static student in the tests.
@@ -205,6 +209,29 @@ const testActor = "https://roster.example.com/ims/oneroster/rostering/v1p2/users
 func startQuiz(t *testing.T) *quizSite {
 	t.Helper()
 	q := &quizSite{endpoint: testbin.StartServer(t), logs: &syncBuffer{}}
+	q.newApp(t)
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*q.handler.Load()).ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() {
+		site.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, a := range q.apps {
+			a.close(ctx)
+		}
+		if t.Failed() {
+			t.Logf("quiz log:\n%s", q.logs.String())
+		}
+	})
+	q.url = site.URL
+	return q
+}
+
+// newApp starts a quiz app with its own outbox and memory of runs, and
+// serves it from then on, as a restart of the quiz process would.
+func (q *quizSite) newApp(t *testing.T) {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(q.logs, nil))
 	a, err := newApp(config{
 		endpoint:   q.endpoint,
@@ -217,18 +244,9 @@ func startQuiz(t *testing.T) *quizSite {
 	if err != nil {
 		t.Fatalf("newApp: %v", err)
 	}
-	site := httptest.NewServer(a.handler)
-	t.Cleanup(func() {
-		site.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		a.close(ctx)
-		if t.Failed() {
-			t.Logf("quiz log:\n%s", q.logs.String())
-		}
-	})
-	q.app, q.url = a, site.URL
-	return q
+	q.app = a
+	q.apps = append(q.apps, a)
+	q.handler.Store(&a.handler)
 }
 
 // pageURL returns the quiz page with the test's short intervals.
@@ -245,7 +263,9 @@ func (q *quizSite) settle(t *testing.T, what string, cond func([]timeback.Event)
 	flushed := func() []timeback.Event {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		q.app.sender.Flush(ctx)
+		for _, a := range q.apps {
+			a.sender.Flush(ctx)
+		}
 		return storedEvents(t, q.endpoint, testActor)
 	}
 	waitFor(t, 15*time.Second, what, func() bool { return cond(flushed()) })
@@ -418,6 +438,60 @@ func TestQuizReloadPauseFinish(t *testing.T) {
 	}
 	if errs := q.logs.String(); strings.Contains(errs, "level=ERROR") {
 		t.Errorf("the quiz logged errors:\n%s", errs)
+	}
+}
+
+func TestQuizSurvivesAppRestart(t *testing.T) {
+	chromiumPath := findChromium(t)
+	q := startQuiz(t)
+	browserCtx := newBrowser(t, chromiumPath)
+	tab, closeTab := chromedp.NewContext(browserCtx)
+	defer closeTab()
+
+	if err := chromedp.Do(tab, chromedp.Navigate(q.pageURL())); err != nil {
+		t.Fatalf("open quiz: %v", err)
+	}
+	waitFor(t, 10*time.Second, "the run to start", func() bool { return readState(t, tab).RunID != "" })
+	runID := readState(t, tab).RunID
+	waitFor(t, 5*time.Second, "a heartbeat", func() bool { return len(readState(t, tab).Flushes) >= 1 })
+
+	// The quiz process restarts and forgets the run, which MemoryRuns
+	// keeps in memory only. The open page goes on with the same run.
+	q.newApp(t)
+	restarted := time.Now()
+	flushes := len(readState(t, tab).Flushes)
+	waitFor(t, 5*time.Second, "two heartbeats after the restart", func() bool {
+		return len(readState(t, tab).Flushes) >= flushes+2
+	})
+
+	answerAll(t, tab)
+	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("finish"))); err != nil {
+		t.Fatalf("finish: %v", err)
+	}
+	waitFor(t, 10*time.Second, "the finish reply", func() bool {
+		text, err := chromedp.Run(tab, chromedp.Text(chromedp.ID("status")))
+		return err == nil && text == "Done"
+	})
+
+	events := q.settle(t, "the completion at the endpoint", hasCompletion)
+	var afterRestart, completions int
+	for _, ev := range events {
+		switch e := ev.(type) {
+		case *timeback.TimeSpent:
+			if e.RunID == runID && e.EventTime.After(restarted) {
+				afterRestart++
+			}
+		case *timeback.ActivityCompleted:
+			if e.RunID == runID {
+				completions++
+			}
+		}
+	}
+	if afterRestart < 2 {
+		t.Errorf("%d windows of run %s after the restart, want at least 2", afterRestart, runID)
+	}
+	if completions != 1 {
+		t.Errorf("%d completions of run %s, want 1", completions, runID)
 	}
 }
 
