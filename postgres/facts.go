@@ -40,13 +40,13 @@ func (l ledger) LockRuns(ctx context.Context, runs []facts.RunSpan) (map[facts.R
 	batch := &pgx.Batch{}
 	// OFFSET 0 keeps the planner from flattening the LATERAL subquery
 	// into a hash join over the whole table, so each run costs one scan
-	// of fact_windows_run from the new windows' start on.
+	// of fact_spans_run from the new windows' start on.
 	batch.Queue(`SELECT r.student_id, r.run_id FROM unnest($1::text[], $2::text[]) AS r(student_id, run_id)
 		WHERE EXISTS (SELECT 1 FROM fact_completions c
 			WHERE c.student_id = r.student_id AND c.run_id = r.run_id AND c.counted)`, students, runIDs)
-	batch.Queue(`SELECT `+windowColumns("w.")+`
+	batch.Queue(`SELECT `+spanColumns("w.")+`
 		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS r(student_id, run_id, s, e)
-		CROSS JOIN LATERAL (SELECT * FROM fact_windows
+		CROSS JOIN LATERAL (SELECT * FROM fact_spans
 			WHERE run_id = r.run_id AND end_at >= r.s AND student_id = r.student_id AND start_at <= r.e
 			OFFSET 0) w`,
 		wStudents, wRuns, wStarts, wEnds)
@@ -74,7 +74,7 @@ func (l ledger) LockRuns(ctx context.Context, runs []facts.RunSpan) (map[facts.R
 	if err != nil {
 		return nil, err
 	}
-	windows, err := scanWindows(rows)
+	windows, err := scanSpans(rows)
 	if err != nil {
 		return nil, err
 	}
@@ -88,11 +88,13 @@ func (l ledger) LockRuns(ctx context.Context, runs []facts.RunSpan) (map[facts.R
 
 func (l ledger) Insert(ctx context.Context, windows []facts.Window, completions []facts.Completion) error {
 	if len(windows) > 0 {
-		_, err := l.tx.CopyFrom(ctx, pgx.Identifier{"fact_windows"}, windowFields,
-			pgx.CopyFromSlice(len(windows), func(i int) ([]any, error) {
-				w := windows[i]
-				return []any{w.EventSeq, w.EventID, w.Sensor, w.StudentID, w.RunID, string(w.Category),
-					w.SubType, w.Start, w.End, w.Seconds}, nil
+		spans := toSpans(windows)
+		_, err := l.tx.CopyFrom(ctx, pgx.Identifier{"fact_spans"}, spanFields,
+			pgx.CopyFromSlice(len(spans), func(i int) ([]any, error) {
+				sp := &spans[i]
+				w := sp.Window
+				return []any{w.EventSeq, w.EventID, w.Sensor, w.StudentID, w.RunID, w.SubType, w.Start, w.End,
+					sp.seconds[0], sp.seconds[1], sp.seconds[2], sp.seconds[3], sp.seconds[4]}, nil
 			}))
 		if err != nil {
 			return err
@@ -110,29 +112,75 @@ func (l ledger) Insert(ctx context.Context, windows []facts.Window, completions 
 	return err
 }
 
-var windowFields = []string{"event_seq", "event_id", "sensor", "student_id", "run_id", "category",
-	"sub_type", "start_at", "end_at", "seconds"}
+// span is one row of fact_spans: the windows of one event that share a
+// subtype and dates, with their seconds by category in the order of
+// facts.Categories.
+type span struct {
+	facts.Window // the first of the windows; Category and Seconds unused
+	seconds      [5]float64
+}
+
+type spanKey struct {
+	seq        int64
+	subType    string
+	start, end time.Time
+}
+
+// toSpans merges windows into spans, in the order of their first window.
+func toSpans(windows []facts.Window) []span {
+	var spans []span
+	index := make(map[spanKey]int, len(windows))
+	for _, w := range windows {
+		k := spanKey{w.EventSeq, w.SubType, w.Start, w.End}
+		i, ok := index[k]
+		if !ok {
+			i = len(spans)
+			index[k] = i
+			spans = append(spans, span{Window: w})
+		}
+		spans[i].seconds[categoryIndex(w.Category)] += w.Seconds
+	}
+	return spans
+}
+
+func categoryIndex(c timeback.TimeCategory) int {
+	for i, fc := range facts.Categories {
+		if fc == c {
+			return i
+		}
+	}
+	panic("postgres: unknown time category " + string(c))
+}
+
+var spanFields = []string{"event_seq", "event_id", "sensor", "student_id", "run_id", "sub_type",
+	"start_at", "end_at", "active", "inactive", "waste", "unknown", "anti_pattern"}
 
 var completionFields = []string{"event_seq", "event_id", "sensor", "student_id", "run_id", "at", "xp",
 	"total_questions", "correct_questions", "mastered_units", "pct_complete", "counted"}
 
-func windowColumns(prefix string) string {
-	return prefix + strings.Join(windowFields, ", "+prefix)
+func spanColumns(prefix string) string {
+	return prefix + strings.Join(spanFields, ", "+prefix)
 }
 
-func scanWindows(rows pgx.Rows) ([]facts.Window, error) {
+// scanSpans reads fact_spans rows as windows, one per category with
+// seconds, in the order of facts.Categories.
+func scanSpans(rows pgx.Rows) ([]facts.Window, error) {
 	defer rows.Close()
 	var out []facts.Window
 	for rows.Next() {
 		var w facts.Window
-		var category string
-		if err := rows.Scan(&w.EventSeq, &w.EventID, &w.Sensor, &w.StudentID, &w.RunID, &category,
-			&w.SubType, &w.Start, &w.End, &w.Seconds); err != nil {
+		var seconds [5]float64
+		if err := rows.Scan(&w.EventSeq, &w.EventID, &w.Sensor, &w.StudentID, &w.RunID, &w.SubType,
+			&w.Start, &w.End, &seconds[0], &seconds[1], &seconds[2], &seconds[3], &seconds[4]); err != nil {
 			return nil, err
 		}
-		w.Category = timeback.TimeCategory(category)
 		w.Start, w.End = w.Start.UTC(), w.End.UTC()
-		out = append(out, w)
+		for i, v := range seconds {
+			if v != 0 {
+				w.Category, w.Seconds = facts.Categories[i], v
+				out = append(out, w)
+			}
+		}
 	}
 	return out, rows.Err()
 }
@@ -143,12 +191,12 @@ func (s *Store) Facts(ctx context.Context, q facts.Query) ([]facts.Window, []fac
 		return nil, nil, err
 	}
 	where, args := factFilter(q, "end_at", "start_at")
-	rows, err := s.pool.Query(ctx, `SELECT `+windowColumns("")+` FROM fact_windows`+where+
+	rows, err := s.pool.Query(ctx, `SELECT `+spanColumns("")+` FROM fact_spans`+where+
 		` ORDER BY event_seq, start_at`, args...)
 	if err != nil {
 		return nil, nil, unavailable("read windows", err)
 	}
-	windows, err := scanWindows(rows)
+	windows, err := scanSpans(rows)
 	if err != nil {
 		return nil, nil, unavailable("read windows", err)
 	}
@@ -219,14 +267,14 @@ func factFilter(q facts.Query, endColumn, startColumn string) (string, []any) {
 // Students returns the students with facts from sensor, or all of them
 // when sensor is empty.
 func (s *Store) Students(ctx context.Context, sensor string) ([]string, error) {
-	return s.strings(ctx, "read students", `SELECT student_id FROM fact_windows WHERE $1 = '' OR sensor = $1
+	return s.strings(ctx, "read students", `SELECT student_id FROM fact_spans WHERE $1 = '' OR sensor = $1
 		UNION SELECT student_id FROM fact_completions WHERE $1 = '' OR sensor = $1
 `, sensor)
 }
 
 // Sensors returns the sensors that sent facts.
 func (s *Store) Sensors(ctx context.Context) ([]string, error) {
-	return s.strings(ctx, "read sensors", `SELECT sensor FROM fact_windows
+	return s.strings(ctx, "read sensors", `SELECT sensor FROM fact_spans
 		UNION SELECT sensor FROM fact_completions`)
 }
 

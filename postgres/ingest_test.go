@@ -270,7 +270,7 @@ func TestDatabaseGoesAway(t *testing.T) {
 		t.Fatalf("first append: %v, %v", err, res)
 	}
 
-	p.cutWhenClientSends([]byte("fact_windows"))
+	p.cutWhenClientSends([]byte("fact_spans"))
 	_, err = s.Append(ctx, batches[2:3])
 	if code := timeback.ErrorCode(err); code != timeback.CodeUnavailable {
 		t.Fatalf("append while the database went away: err = %v (code %q), want code unavailable", err, code)
