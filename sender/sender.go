@@ -225,6 +225,14 @@ func (c *Client) Send(ctx context.Context, events ...timeback.Event) error {
 	return nil
 }
 
+// Check validates events as Send does, size limit included, without
+// queueing them. It returns the *EventError of the first event that Send
+// would reject.
+func (c *Client) Check(events ...timeback.Event) error {
+	_, _, err := c.prepare(events)
+	return err
+}
+
 // prepare encodes and validates events and returns them as queue entries
 // with their total JSON size.
 func (c *Client) prepare(events []timeback.Event) ([]Entry, int64, error) {

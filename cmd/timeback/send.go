@@ -283,6 +283,12 @@ func (r *sendRun) send(ctx context.Context, cfg sender.Config, events []timeback
 		return exitFailure
 	}
 
+	if err := r.check(client, events); err != nil {
+		r.closeEarly(client)
+		fmt.Fprintf(r.e.stderr, "timeback send: %v\n", err)
+		fmt.Fprintln(r.e.stderr, "timeback send: nothing was queued; fix the inputs above and run send again")
+		return exitFailure
+	}
 	if err := r.queue(ctx, client, events); err != nil {
 		r.closeEarly(client)
 		fmt.Fprintf(r.e.stderr, "%stimeback send: %v\n", r.clearLine(), err)
@@ -301,6 +307,17 @@ func (r *sendRun) send(ctx context.Context, cfg sender.Config, events []timeback
 		return exitFailure
 	}
 	return r.summary(nil)
+}
+
+// check runs the client's checks, such as the envelope size limit, on every
+// event before any is queued.
+func (r *sendRun) check(client *sender.Client, events []timeback.RawEvent) error {
+	for i, ev := range events {
+		if err := client.Check(ev); err != nil {
+			return fmt.Errorf("event %d of the inputs: %w", i+1, err)
+		}
+	}
+	return nil
 }
 
 // queue hands the events to the client, waiting while the queue is full.

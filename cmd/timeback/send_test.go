@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -229,16 +229,19 @@ func TestSendInterruptedLeavesEvents(t *testing.T) {
 	dir := t.TempDir()
 	file := writeSendFile(t, dir, "envelope.json", sendEnvelopeJSON(t, 0, 1, 2))
 	outbox := filepath.Join(dir, "outbox.db")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	down := "http://" + l.Addr().String()
-	l.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	// The endpoint interrupts send, as Ctrl-C would, once the first post
+	// arrives, and never replies.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	code, stdout, stderr := runWith(ctx, "send", "--endpoint", down, "--outbox", outbox, file)
+	hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The server notices a closed connection only after the body is read.
+		io.Copy(io.Discard, r.Body)
+		cancel()
+		<-r.Context().Done()
+	}))
+	defer hanging.Close()
+
+	code, stdout, stderr := runWith(ctx, "send", "--endpoint", hanging.URL, "--outbox", outbox, file)
 	if code != exitFailure {
 		t.Errorf("interrupted send exited %d, want %d", code, exitFailure)
 	}
@@ -321,5 +324,26 @@ func TestOutboxLockedBySender(t *testing.T) {
 	code, _, stderr := runWith(context.Background(), "outbox", "stats", "--outbox", outbox)
 	if code != exitFailure || !strings.Contains(stderr, "locked by another process") {
 		t.Errorf("outbox stats on a locked outbox exited %d with %q, want a lock error", code, stderr)
+	}
+}
+
+func TestSendTooLargeEventQueuesNothing(t *testing.T) {
+	dir := t.TempDir()
+	small := writeSendFile(t, dir, "small.json", sendEventJSON(t, 0))
+	big := strings.Replace(sendEventJSON(t, 1), `"Example App"`, `"`+strings.Repeat("x", 2<<20)+`"`, 1)
+	large := writeSendFile(t, dir, "large.json", big)
+	outbox := filepath.Join(dir, "outbox.db")
+
+	code, _, stderr := runWith(context.Background(), "send", "--endpoint", rejectingEndpoint(t).URL,
+		"--outbox", outbox, small, large)
+	if code != exitFailure {
+		t.Errorf("send with a 2 MiB event exited %d, want %d", code, exitFailure)
+	}
+	if !strings.Contains(stderr, "is too large") || !strings.Contains(stderr, "nothing was queued") {
+		t.Errorf("stderr does not report the large event and that nothing was queued:\n%s", stderr)
+	}
+	code, stdout, _ := runWith(context.Background(), "outbox", "stats", "--outbox", outbox)
+	if code != exitOK || !strings.Contains(stdout, "queued:        0 events") {
+		t.Errorf("outbox stats after the rejected run = %d %q, want 0 queued", code, stdout)
 	}
 }
