@@ -115,34 +115,70 @@ func (s *Store) checkOpen() error {
 
 // Append stores the batches in one immediate transaction. A batch that
 // conflicts is left out before any of its rows is written, so the other
-// batches still commit.
+// batches still commit. When the FactWriter fails on a batch, whose rows
+// are written by then, the transaction is rolled back and run again
+// without that batch. Such a redo is rare, and it spares every batch a
+// savepoint, whose sub-journal costs a write of every page a batch
+// touches.
 func (s *Store) Append(ctx context.Context, batches []*timeback.Batch) ([]timeback.AppendResult, error) {
 	if err := s.checkOpen(); err != nil {
 		return nil, err
 	}
+	factFailed := map[int]error{}
+	for {
+		results, failed, err := s.appendOnce(ctx, batches, factFailed)
+		if err != nil {
+			return nil, err
+		}
+		if failed == nil {
+			return results, nil
+		}
+		factFailed[failed.batch] = failed.err
+	}
+}
+
+// factFailure names the batch whose FactWriter failed in an appendOnce.
+type factFailure struct {
+	batch int
+	err   error
+}
+
+// appendOnce runs one Append transaction, leaving out the batches in skip
+// with their errors as results. It commits nothing and returns the first
+// batch whose FactWriter fails, if one does.
+func (s *Store) appendOnce(ctx context.Context, batches []*timeback.Batch,
+	skip map[int]error) ([]timeback.AppendResult, *factFailure, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, unavailable("begin transaction", err)
+		return nil, nil, unavailable("begin transaction", err)
 	}
 	defer tx.Rollback()
 
 	w, err := s.newAppendWriter(ctx, tx)
 	if err != nil {
-		return nil, unavailable("prepare statements", err)
+		return nil, nil, unavailable("prepare statements", err)
 	}
 	defer w.close()
 
 	results := make([]timeback.AppendResult, len(batches))
 	for i, b := range batches {
-		results[i], err = w.appendBatch(ctx, b)
+		if err, ok := skip[i]; ok {
+			results[i] = timeback.AppendResult{Err: err}
+			continue
+		}
+		var factErr error
+		results[i], factErr, err = w.appendBatch(ctx, b)
 		if err != nil {
-			return nil, unavailable("append batch "+b.JobID, err)
+			return nil, nil, unavailable("append batch "+b.JobID, err)
+		}
+		if factErr != nil {
+			return nil, &factFailure{batch: i, err: factError(factErr)}, nil
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, unavailable("commit", err)
+		return nil, nil, unavailable("commit", err)
 	}
-	return results, nil
+	return results, nil, nil
 }
 
 func unavailable(step string, err error) error {
@@ -203,59 +239,40 @@ func (w *appendWriter) close() {
 }
 
 // appendBatch stores one batch. It checks the whole batch for conflicts
-// before it writes a row, so a rejected batch leaves nothing to undo and
-// needs no savepoint, whose sub-journal would cost a write of every page
-// the batch touches. Only a FactWriter, which may fail after the rows are
-// written, runs the batch inside a savepoint. A rejected batch comes back
-// as a result with Err set; the returned error means the transaction
-// itself failed.
-func (w *appendWriter) appendBatch(ctx context.Context, b *timeback.Batch) (timeback.AppendResult, error) {
+// before it writes a row, so a rejected batch leaves nothing to undo. A
+// rejected batch comes back as a result with Err set. factErr is the
+// FactWriter's error, after the batch's rows are written, so the caller
+// must roll back. err means the transaction itself failed.
+func (w *appendWriter) appendBatch(ctx context.Context, b *timeback.Batch) (res timeback.AppendResult,
+	factErr, err error) {
 	if err := checkBatch(b); err != nil {
-		return timeback.AppendResult{Err: err}, nil
+		return timeback.AppendResult{Err: err}, nil, nil
 	}
 	if rejected, err := w.checkJobID(ctx, b.JobID); rejected != nil || err != nil {
-		return timeback.AppendResult{Err: rejected}, err
+		return timeback.AppendResult{Err: rejected}, nil, err
 	}
 	existing, err := w.lookup(ctx, b)
 	if err != nil {
-		return timeback.AppendResult{}, err
+		return timeback.AppendResult{}, nil, err
 	}
 	digests := make([][sha256.Size]byte, len(b.Events))
 	for i := range b.Events {
 		digests[i] = sha256.Sum256(b.Events[i].Canonical)
 		if have, ok := existing[b.Events[i].Item.ID]; ok && have.digest != digests[i] {
-			return timeback.AppendResult{Err: conflict(&b.Events[i])}, nil
+			return timeback.AppendResult{Err: conflict(&b.Events[i])}, nil, nil
 		}
 	}
 
-	if w.s.facts == nil {
-		res, err := w.writeBatch(ctx, b, digests, existing)
-		return res.AppendResult, err
+	written, err := w.writeBatch(ctx, b, digests, existing)
+	if err != nil {
+		return timeback.AppendResult{}, nil, err
 	}
-	if _, err := w.tx.ExecContext(ctx, "SAVEPOINT batch"); err != nil {
-		return timeback.AppendResult{}, err
-	}
-	res, err := w.writeBatch(ctx, b, digests, existing)
-	if err == nil {
-		err = w.s.facts.WriteFacts(ctx, w.tx, b, res.added)
-		if err != nil {
-			if _, rbErr := w.tx.ExecContext(ctx, "ROLLBACK TO batch"); rbErr != nil {
-				return timeback.AppendResult{}, rbErr
-			}
-			for _, ev := range res.added {
-				delete(w.stored, ev.ID)
-			}
-			delete(w.jobs, b.JobID)
-			res = batchResult{AppendResult: timeback.AppendResult{Err: factError(err)}}
+	if w.s.facts != nil {
+		if err := w.s.facts.WriteFacts(ctx, w.tx, b, written.added); err != nil {
+			return timeback.AppendResult{}, err, nil
 		}
 	}
-	if err != nil && res.Err == nil {
-		return timeback.AppendResult{}, err
-	}
-	if _, err := w.tx.ExecContext(ctx, "RELEASE batch"); err != nil {
-		return timeback.AppendResult{}, err
-	}
-	return res.AppendResult, nil
+	return written.AppendResult, nil, nil
 }
 
 // checkJobID returns a rejection when the job id is stored already, and

@@ -446,3 +446,48 @@ func TestAppendConcurrentSameEvent(t *testing.T) {
 		t.Errorf("stored %d copies, want 1", stored)
 	}
 }
+
+// failingJobFacts fails the batch with one job id and records the others.
+type failingJobFacts struct {
+	failJob string
+	calls   []string
+}
+
+func (f *failingJobFacts) WriteFacts(ctx context.Context, tx *sql.Tx, b *timeback.Batch, added []*timeback.StoredEvent) error {
+	f.calls = append(f.calls, b.JobID)
+	if b.JobID == f.failJob {
+		return errors.New("cannot derive facts")
+	}
+	return nil
+}
+
+func TestFactWriterErrorSparesOtherBatches(t *testing.T) {
+	facts := &failingJobFacts{failJob: "job-2"}
+	s, _ := openTestStore(t, Config{Facts: facts})
+	a := testEvent("urn:uuid:00000000-0000-4000-8000-000000000701", 1, 0, "")
+	b := testEvent("urn:uuid:00000000-0000-4000-8000-000000000702", 1, 1, "")
+	c := testEvent("urn:uuid:00000000-0000-4000-8000-000000000703", 1, 2, "")
+	res := appendOK(t, s, batch("job-1", "s", a), batch("job-2", "s", b), batch("job-3", "s", c))
+
+	if res[0].Err != nil || res[0].Stored != 1 {
+		t.Errorf("job-1 = %+v, want stored", res[0])
+	}
+	if res[1].Err == nil {
+		t.Error("job-2 stored although its fact writer failed")
+	}
+	if res[2].Err != nil || res[2].Stored != 1 {
+		t.Errorf("job-3 = %+v, want stored", res[2])
+	}
+	for _, id := range []string{a.Item.ID, c.Item.ID} {
+		if _, err := s.Event(context.Background(), id); err != nil {
+			t.Errorf("event %s: %v", id, err)
+		}
+	}
+	if _, err := s.Event(context.Background(), b.Item.ID); !errors.Is(err, timeback.ErrEventNotFound) {
+		t.Errorf("event of the failed batch: err = %v, want ErrEventNotFound", err)
+	}
+	// The first transaction stops at job-2; the second runs job-1 and job-3.
+	if want := "[job-1 job-2 job-1 job-3]"; fmt.Sprint(facts.calls) != want {
+		t.Errorf("fact writer calls = %v, want %s", facts.calls, want)
+	}
+}
