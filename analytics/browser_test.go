@@ -1,18 +1,23 @@
 package analytics_test
 
 import (
+	"bufio"
 	"context"
 	"math"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
+	"regexp"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/timeback/timeback-go/internal/testbin"
 )
 
 func findChromium(t *testing.T) string {
@@ -26,84 +31,202 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
-// TestDashboardInBrowser loads a student's page in headless Chromium with
-// a phone's viewport, and checks that the charts show
-// the day totals: each bar's value, and rendered heights in proportion.
-func TestDashboardInBrowser(t *testing.T) {
+// demoRun is one row of the run table that timeback demo prints.
+type demoRun struct {
+	id                      string
+	active, inactive        float64 // minutes
+	xp                      float64
+	correct, total          float64
+	activeText, accuracyPct string
+}
+
+var (
+	demoKeepLine = regexp.MustCompile(`curl -H 'Authorization: Bearer ([0-9a-f]+)' '(http://127\.0\.0\.1:\d+)/`)
+	// demoRunLine matches "  ID  Fractions  101  13m00s  12m00s  13  90% (9/10)".
+	demoRunLine = regexp.MustCompile(`^\s+([0-9a-f-]{36})\s+.+?\s+\d+\s+(\d+)m(\d\d)s\s+(\d+)m(\d\d)s\s+` +
+		`([\d.]+)\s+(\d+)% \((\d+)/(\d+)\)\s*$`)
+)
+
+// startDemo runs the built binary's timeback demo --keep and returns the
+// URL and token it prints and the runs of its table. The demo stops with
+// SIGINT when the test ends.
+func startDemo(t *testing.T) (base, token string, runs []demoRun) {
+	t.Helper()
+	cmd := exec.Command(testbin.Build(t), "demo", "--keep")
+	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+	})
+
+	found := make(chan bool, 1)
+	var lines []string
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+			if m := demoKeepLine.FindStringSubmatch(sc.Text()); m != nil {
+				token, base = m[1], m[2]
+				found <- true
+				break
+			}
+		}
+		close(found)
+		for sc.Scan() {
+		}
+	}()
+	select {
+	case ok := <-found:
+		if !ok {
+			t.Fatalf("demo --keep ended without printing a URL and token; output:\n%s", strings.Join(lines, "\n"))
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("demo --keep printed no URL within 60 s")
+	}
+
+	minutes := func(m, s string) float64 {
+		a, _ := strconv.Atoi(m)
+		b, _ := strconv.Atoi(s)
+		return float64(a) + float64(b)/60
+	}
+	for _, l := range lines {
+		m := demoRunLine.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		r := demoRun{id: m[1], active: minutes(m[2], m[3]), inactive: minutes(m[4], m[5]), accuracyPct: m[7] + "%"}
+		r.xp, _ = strconv.ParseFloat(m[6], 64)
+		r.correct, _ = strconv.ParseFloat(m[8], 64)
+		r.total, _ = strconv.ParseFloat(m[9], 64)
+		r.activeText = strconv.FormatFloat(math.Round(r.active*10)/10, 'f', -1, 64)
+		runs = append(runs, r)
+	}
+	if len(runs) == 0 {
+		t.Fatalf("demo printed no run table; output:\n%s", strings.Join(lines, "\n"))
+	}
+	return base, token, runs
+}
+
+// TestDashboardShowsDemo loads the dashboard of a timeback demo --keep
+// server in headless Chromium with a phone's viewport, with the demo's
+// Bearer token as a header: from the index it follows the student's link,
+// and checks that the charts, totals and run table show what the demo
+// printed.
+func TestDashboardShowsDemo(t *testing.T) {
 	path := findChromium(t)
-	srv := newServer(t, seed(t))
+	base, token, runs := startDemo(t)
 
 	allocCtx, cancel := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(path), chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.UserDataDir(t.TempDir()))
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()))
 	t.Cleanup(cancel)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(cancel)
 	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(cancel)
 
-	page := srv.URL + "/dashboard/students/" + url.PathEscape(student) +
-		"?from=2026-01-27&to=2026-01-28&tz=America/Chicago"
+	// The demo's days are yesterday and the day before in UTC, inside the
+	// dashboard's default range of the last 14 days.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
+		Headers: network.Headers{"Authorization": "Bearer " + token}}); err != nil {
+		t.Fatal(err)
+	}
 	if err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
-		chromedp.Navigate(page),
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(`a[href^="/dashboard/students/"]`),
+		chromedp.Click(`a[href^="/dashboard/students/"]`),
 		chromedp.WaitVisible(`#chart-minutes svg`),
 	); err != nil {
 		t.Fatal(err)
 	}
 	if dir := os.Getenv("TIMEBACK_SCREENSHOTS"); dir != "" {
 		if shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
-			os.WriteFile(filepath.Join(dir, "dashboard-student.png"), shot, 0o644)
+			os.WriteFile(filepath.Join(dir, "dashboard-demo.png"), shot, 0o644)
 		}
 	}
 
-	// read returns "date=value" and the rendered height in CSS pixels of
-	// every element that sel matches.
-	read := func(sel string) ([]string, []float64) {
+	var want demoRun
+	for _, r := range runs {
+		want.xp += r.xp
+		want.active += r.active
+		want.inactive += r.inactive
+		want.correct += r.correct
+		want.total += r.total
+	}
+	sum := func(sel string) float64 {
 		t.Helper()
-		type shape struct {
-			Date, Value string
-			Height      float64
-		}
-		shapes, err := chromedp.Run(ctx, chromedp.Evaluate[[]shape](`[...document.querySelectorAll(`+
-			strconv.Quote(sel)+`)].map(e => ({Date: e.dataset.date, Value: e.dataset.value,
-			Height: e.getBoundingClientRect().height}))`))
+		values, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(`+
+			strconv.Quote(sel)+`)].map(e => e.dataset.value)`))
 		if err != nil {
 			t.Fatalf("read %s: %v", sel, err)
 		}
-		var values []string
-		var heights []float64
-		for _, s := range shapes {
-			values = append(values, s.Date+"="+s.Value)
-			heights = append(heights, s.Height)
+		var total float64
+		for _, v := range values {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: data-value %q is not a number", sel, v)
+			}
+			total += f
 		}
-		return values, heights
+		return total
+	}
+	if got := sum("rect.xp"); math.Abs(got-want.xp) > 0.05 {
+		t.Errorf("XP bars sum to %v, want the demo's %v", got, want.xp)
+	}
+	if got := sum("rect.seg-active"); math.Abs(got-want.active) > 0.05 {
+		t.Errorf("active minute segments sum to %v, want the demo's %v", got, want.active)
+	}
+	if got := sum("rect.seg-inactive"); math.Abs(got-want.inactive) > 0.05 {
+		t.Errorf("inactive minute segments sum to %v, want the demo's %v", got, want.inactive)
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(sel))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return strings.TrimSpace(s)
+	}
+	wantAccuracy := strconv.FormatFloat(math.Round(want.correct/want.total*1000)/10, 'f', -1, 64) + "%"
+	if got := text(`[data-total="accuracy"]`); got != wantAccuracy {
+		t.Errorf("total accuracy = %q, want %q (%v of %v)", got, wantAccuracy, want.correct, want.total)
 	}
 
-	xp, xpHeights := read("rect.xp")
-	if want := []string{"2026-01-27=0", "2026-01-28=16"}; !slices.Equal(xp, want) {
-		t.Errorf("XP bars = %v, want %v", xp, want)
-	}
-	if len(xpHeights) == 2 && (xpHeights[0] != 0 || xpHeights[1] <= 0) {
-		t.Errorf("XP bar heights = %v, want 0 and more than 0", xpHeights)
-	}
-	active, h := read("rect.seg-active")
-	if want := []string{"2026-01-27=1.5", "2026-01-28=11.5"}; !slices.Equal(active, want) {
-		t.Errorf("active minute segments = %v, want %v", active, want)
-	}
-	if len(h) == 2 && (h[1] <= 0 || math.Abs(h[0]/h[1]-1.5/11.5) > 0.02) {
-		t.Errorf("rendered active heights %v: ratio %.3f, want %.3f", h, h[0]/h[1], 1.5/11.5)
-	}
-	// The 27th's run completed after Chicago midnight with 8 of 10, and
-	// the 28th's with 4 of 4: 12 of 14 on the 28th.
-	points, _ := read("circle.accuracy")
-	if want := []string{"2026-01-28=85.7"}; !slices.Equal(points, want) {
-		t.Errorf("accuracy points = %v, want %v", points, want)
-	}
-	runs, _ := read("tr[data-run]")
-	if len(runs) != 2 {
-		t.Errorf("run table has %d rows, want 2", len(runs))
+	for _, r := range runs {
+		cells, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(`+
+			`'tr[data-run="`+r.id+`"] td')].map(td => td.textContent.trim())`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Run, start, wall min, active min, XP, accuracy, completed, flags.
+		if len(cells) != 8 {
+			t.Errorf("run %s: table row has %d cells %q, want 8", r.id, len(cells), cells)
+			continue
+		}
+		if cells[3] != r.activeText {
+			t.Errorf("run %s: active minutes %q, want %q", r.id, cells[3], r.activeText)
+		}
+		if xp := strconv.FormatFloat(r.xp, 'f', -1, 64); cells[4] != xp {
+			t.Errorf("run %s: XP %q, want %q", r.id, cells[4], xp)
+		}
+		if cells[5] != r.accuracyPct {
+			t.Errorf("run %s: accuracy %q, want %q", r.id, cells[5], r.accuracyPct)
+		}
+		if cells[7] != "" {
+			t.Errorf("run %s: flagged %q, but the demo's runs follow the XP rule", r.id, cells[7])
+		}
 	}
 
 	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
