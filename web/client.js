@@ -155,7 +155,9 @@ export class Activity {
     const message = this.finalMessage(metrics);
     this.stop();
     // Queued heartbeats carry lower sequence numbers, so they go first.
+    // The final message carries the time of those that still fail.
     await this.sendPending();
+    this.mergePending(message);
     let lastError;
     let restarted = false;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -324,19 +326,30 @@ export class Activity {
   }
 
   // pagehide sends the final flush with sendBeacon, which the browser
-  // delivers after the page is gone. Queued heartbeats go first.
-  // NOTE: browsers do not promise that beacons arrive in order. A queued
-  // heartbeat that arrives after the final flush is rejected, because the
-  // session is closed by then, and its window is lost.
+  // delivers after the page is gone. The flush carries the time of the
+  // queued heartbeats too, because browsers do not promise that beacons
+  // arrive in order, and a heartbeat arriving after the end would be
+  // rejected.
   pagehide() {
     if (!this.tracking()) return;
     const metrics = this.options.metrics ? this.options.metrics() : null;
     const message = this.finalMessage(metrics);
-    const queued = this.pending.splice(0);
+    this.mergePending(message);
     this.stop();
     this.endedByPagehide = true;
-    for (const m of queued) this.beacon("/activity/heartbeat", m);
     this.beacon("/activity/end", message);
+  }
+
+  // mergePending adds the time of the queued heartbeats to message, which
+  // carries a higher sequence number, and empties the queue. A queued copy
+  // that the server had in fact accepted counts again by at most the
+  // server's leeway, because the server caps each message at the wall time
+  // since the previous one plus that leeway.
+  mergePending(message) {
+    for (const queued of this.pending.splice(0)) {
+      message.activeMs += queued.activeMs;
+      message.inactiveMs += queued.inactiveMs;
+    }
   }
 
   // pageshow restarts tracking when the page returns from the back-forward

@@ -201,6 +201,9 @@ type quizSite struct {
 
 	handler atomic.Pointer[http.Handler] // the app the site serves
 	apps    []*app                       // every app started, the current one last
+	// failHeartbeats makes the site answer heartbeats with 503, so that the
+	// page queues them.
+	failHeartbeats atomic.Bool
 }
 
 // testActor is the actor id of the quiz's static student in the tests.
@@ -211,6 +214,12 @@ func startQuiz(t *testing.T) *quizSite {
 	q := &quizSite{endpoint: testbin.StartServer(t), logs: &syncBuffer{}}
 	q.newApp(t)
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if q.failHeartbeats.Load() && strings.HasSuffix(r.URL.Path, "/activity/heartbeat") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"status":"error","message":"unavailable in the test"}`)
+			return
+		}
 		(*q.handler.Load()).ServeHTTP(w, r)
 	}))
 	t.Cleanup(func() {
@@ -492,6 +501,52 @@ func TestQuizSurvivesAppRestart(t *testing.T) {
 	}
 	if completions != 1 {
 		t.Errorf("%d completions of run %s, want 1", completions, runID)
+	}
+}
+
+func TestQuizPagehideCarriesQueuedTime(t *testing.T) {
+	chromiumPath := findChromium(t)
+	q := startQuiz(t)
+	browserCtx := newBrowser(t, chromiumPath)
+	tab, closeTab := chromedp.NewContext(browserCtx)
+	defer closeTab()
+
+	if err := chromedp.Do(tab, chromedp.Navigate(q.pageURL())); err != nil {
+		t.Fatalf("open quiz: %v", err)
+	}
+	waitFor(t, 10*time.Second, "the run to start", func() bool { return readState(t, tab).RunID != "" })
+	runID := readState(t, tab).RunID
+	waitFor(t, 5*time.Second, "a heartbeat", func() bool { return len(readState(t, tab).Flushes) >= 1 })
+
+	// Heartbeats fail while the tab is open, then the tab closes: the
+	// final flush must carry the time of the queued heartbeats too.
+	q.failHeartbeats.Store(true)
+	failFrom := time.Now()
+	waitFor(t, 5*time.Second, "queued heartbeats", func() bool { return pendingMessages(t, tab) >= 3 })
+	failed := time.Since(failFrom)
+	if err := chromedp.Cancel(tab); err != nil {
+		t.Fatalf("close tab: %v", err)
+	}
+
+	events := q.settle(t, "the final flush at the endpoint", func(events []timeback.Event) bool {
+		for _, ev := range events {
+			if e, ok := ev.(*timeback.TimeSpent); ok && e.RunID == runID && e.Extensions["finalFlush"] == true {
+				return true
+			}
+		}
+		return false
+	})
+	var final float64
+	for _, ev := range events {
+		if e, ok := ev.(*timeback.TimeSpent); ok && e.RunID == runID && e.Extensions["finalFlush"] == true {
+			for _, it := range e.Items {
+				final += it.Seconds
+			}
+		}
+	}
+	if want := (failed - testHeartbeat).Seconds(); final < want {
+		t.Errorf("final flush carries %.3f s, want at least %.3f s for the heartbeats queued over %v",
+			final, want, failed)
 	}
 }
 
