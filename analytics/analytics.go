@@ -94,9 +94,14 @@ func (h *Handler) queryRange(r *http.Request) (facts.Range, error) {
 		to = facts.DateOf(h.now().In(loc)).String()
 	}
 	if from == "" {
-		if d, err := facts.ParseDate(to); err == nil {
-			from = d.AddDays(1 - DefaultDays).String()
+		d, err := facts.ParseDate(to)
+		if err != nil {
+			// The default from depends on to, so only to is wrong.
+			return facts.Range{}, &timeback.Error{Code: timeback.CodeInvalid,
+				Message: "invalid range: to: " + err.Error(),
+				Fields:  []timeback.FieldError{{Path: "to", Message: err.Error()}}}
 		}
+		from = d.AddDays(1 - DefaultDays).String()
 	}
 	return facts.ParseRange(from, to, tz)
 }
@@ -196,11 +201,9 @@ func (h *Handler) weekly(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	// The range passed its check, and widening it to whole weeks adds
+	// at most 12 days.
 	wr := rg.Weeks()
-	if err := wr.Check(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	student := r.PathValue("id")
 	ws, cs, err := h.src.Facts(r.Context(), facts.Query{StudentID: student, Start: wr.Start(), End: wr.End()})
 	if err != nil {
@@ -237,13 +240,17 @@ type errorReply struct {
 	Errors  []timeback.FieldError `json:"errors"`
 }
 
-// status returns the HTTP status and message for err.
-func (h *Handler) status(r *http.Request, err error) (int, *timeback.Error) {
+// status returns the HTTP status and message for err. For a 503 it sets
+// Retry-After on w, as the Caliper endpoint does.
+func (h *Handler) status(w http.ResponseWriter, r *http.Request, err error) (int, *timeback.Error) {
 	var e *timeback.Error
 	if !errors.As(err, &e) {
 		e = &timeback.Error{Code: timeback.CodeInternal, Message: "internal error", Err: err}
 	}
 	status := timeback.HTTPStatus(e.Code)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
 	if status >= 500 {
 		h.log.ErrorContext(r.Context(), "analytics request failed", "path", r.URL.Path, "status", status,
 			"err", err)
@@ -252,7 +259,7 @@ func (h *Handler) status(r *http.Request, err error) (int, *timeback.Error) {
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status, e := h.status(r, err)
+	status, e := h.status(w, r, err)
 	fields := e.Fields
 	if fields == nil {
 		fields = []timeback.FieldError{}

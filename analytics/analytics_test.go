@@ -127,7 +127,7 @@ func TestDailyChicago(t *testing.T) {
 		active, inactive, xp float64
 		completions          int
 	}{
-		{90, 30, 0, 0},     // 23:58 to midnight
+		{90, 30, 0, 0},   // 23:58 to midnight
 		{690, 30, 16, 2}, // after midnight, and the afternoon run
 	}
 	for i, w := range want {
@@ -301,5 +301,50 @@ func TestDashboardPages(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Errorf("unknown student: status %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestBadToWithoutFrom checks that an invalid to with no from names only
+// to, the parameter the request gave.
+func TestBadToWithoutFrom(t *testing.T) {
+	srv := newServer(t, seed(t))
+	var e struct{ Errors []timeback.FieldError }
+	if code := get(t, dailyURL(srv, "to=garbage"), &e); code != 400 {
+		t.Errorf("status %d, want 400", code)
+	}
+	if len(e.Errors) != 1 || e.Errors[0].Path != "to" || !strings.Contains(e.Errors[0].Message, `"garbage"`) {
+		t.Errorf("errors = %+v, want one for to naming \"garbage\"", e.Errors)
+	}
+}
+
+// TestWeeklyLongestRange checks that a range of MaxRangeDays, valid for the
+// daily reply, is valid for the weekly one too, although widening it to
+// whole weeks adds up to 12 days.
+func TestWeeklyLongestRange(t *testing.T) {
+	srv := newServer(t, seed(t))
+	u := srv.URL + "/analytics/students/" + url.PathEscape(student) + "/weekly?from=2025-01-01&to=2026-01-06"
+	var w analytics.Weekly
+	if code := get(t, u, &w); code != 200 {
+		t.Fatalf("status %d, want 200", code)
+	}
+	if got := w.From.String() + " " + w.To.String(); got != "2024-12-30 2026-01-11" {
+		t.Errorf("weeks span %s, want 2024-12-30 2026-01-11", got)
+	}
+}
+
+// TestUnavailableRetryAfter checks that a 503 tells the client when to
+// retry, as the Caliper endpoint's 503 does.
+func TestUnavailableRetryAfter(t *testing.T) {
+	srv := newServer(t, downSource{})
+	for _, path := range []string{"/analytics/runs/r", "/"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s: status %d, Retry-After %q; want 503 with a Retry-After", path, resp.StatusCode,
+				resp.Header.Get("Retry-After"))
+		}
 	}
 }

@@ -82,7 +82,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *
 
 // renderError shows err on a page of its own with the status of its code.
 func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, p *page, err error) {
-	status, e := h.status(r, err)
+	status, e := h.status(w, r, err)
 	p.Error = e.Message
 	if status >= 500 {
 		p.Error = e.Message + ": retry in a moment"
