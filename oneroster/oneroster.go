@@ -122,10 +122,15 @@ type entry struct {
 	expires time.Time
 }
 
+// fetchTimeout bounds one shared lookup, token request included, even with
+// a Config.HTTPClient that has no timeout of its own.
+const fetchTimeout = 30 * time.Second
+
 type call struct {
-	done chan struct{}
-	user timeback.User
-	err  error
+	done    chan struct{}
+	user    timeback.User
+	err     error
+	waiters int // callers that joined the request; r.mu guards it
 }
 
 // New returns a Resolver for cfg, or an error naming the missing or invalid
@@ -210,19 +215,31 @@ func (r *Resolver) Lookup(ctx context.Context, email string) (timeback.User, err
 		r.mu.Unlock()
 		return e.user, e.err
 	}
-	if c, ok := r.inflight[email]; ok {
-		r.mu.Unlock()
-		select {
-		case <-c.done:
-			return c.user, c.err
-		case <-ctx.Done():
-			return timeback.User{}, ctx.Err()
-		}
+	c, ok := r.inflight[email]
+	if ok {
+		c.waiters++
+	} else {
+		c = &call{done: make(chan struct{})}
+		r.inflight[email] = c
+		// The request serves every caller that joins it, so one caller's
+		// cancellation must not end it; fetchTimeout bounds it instead.
+		go r.complete(context.WithoutCancel(ctx), email, c)
 	}
-	c := &call{done: make(chan struct{})}
-	r.inflight[email] = c
 	r.mu.Unlock()
 
+	select {
+	case <-c.done:
+		return c.user, c.err
+	case <-ctx.Done():
+		return timeback.User{}, ctx.Err()
+	}
+}
+
+// complete fetches the user of email for the callers of c, caches the
+// outcome and wakes the callers.
+func (r *Resolver) complete(ctx context.Context, email string, c *call) {
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
 	c.user, c.err = r.fetch(ctx, email)
 	if c.err != nil && !errors.Is(c.err, ErrUserNotFound) && !errors.Is(c.err, ErrAmbiguous) {
 		r.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "oneroster lookup failed",
@@ -234,7 +251,6 @@ func (r *Resolver) Lookup(ctx context.Context, email string) (timeback.User, err
 	r.store(email, c.user, c.err)
 	r.mu.Unlock()
 	close(c.done)
-	return c.user, c.err
 }
 
 // store caches the outcome of a lookup; r.mu is held.

@@ -423,6 +423,50 @@ func TestResolveConcurrentShareRequest(t *testing.T) {
 	}
 }
 
+func TestResolveCancelSparesOtherCallers(t *testing.T) {
+	f := newFakeRoster(t, user("s-1", "one@example.com"))
+	r := newResolver(t, f.config("one@example.com"))
+	f.mu.Lock()
+	f.release = make(chan struct{})
+	f.mu.Unlock()
+
+	// The first caller's request reaches the service, a second caller
+	// joins it, and then the first caller's request is cancelled.
+	firstCtx, cancel := context.WithCancel(context.Background())
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := r.Lookup(firstCtx, "one@example.com")
+		firstErr <- err
+	}()
+	for {
+		if _, n := f.counts(); n > 0 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	second := make(chan error, 1)
+	go func() {
+		_, err := r.Lookup(context.Background(), "one@example.com")
+		second <- err
+	}()
+	for waiters := 0; waiters == 0; {
+		time.Sleep(time.Millisecond)
+		r.mu.Lock()
+		if c := r.inflight["one@example.com"]; c != nil {
+			waiters = c.waiters
+		}
+		r.mu.Unlock()
+	}
+	cancel()
+	if err := <-firstErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled lookup = %v, want context.Canceled", err)
+	}
+	close(f.release)
+	if err := <-second; err != nil {
+		t.Errorf("second lookup = %v, want the user; another caller's cancellation must not fail it", err)
+	}
+}
+
 func TestResolveEmailFuncError(t *testing.T) {
 	f := newFakeRoster(t)
 	cfg := f.config("")
