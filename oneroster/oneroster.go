@@ -222,7 +222,7 @@ func (r *Resolver) Lookup(ctx context.Context, email string) (timeback.User, err
 		c = &call{done: make(chan struct{})}
 		r.inflight[email] = c
 		// The request serves every caller that joins it, so one caller's
-		// cancellation must not end it; fetchTimeout bounds it instead.
+		// cancellation must not end it. fetchTimeout bounds it instead.
 		go r.complete(context.WithoutCancel(ctx), email, c)
 	}
 	r.mu.Unlock()
