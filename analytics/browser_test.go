@@ -115,10 +115,9 @@ func startDemo(t *testing.T) (base, token string, runs []demoRun) {
 }
 
 // TestDashboardShowsDemo loads the dashboard of a timeback demo --keep
-// server in headless Chromium with a phone's viewport, with the demo's
-// Bearer token as a header: from the index it follows the student's link,
-// and checks that the charts, totals and run table show what the demo
-// printed.
+// server in headless Chromium with a phone's viewport and the demo's Bearer
+// token as a header. It follows the student's link from the index and
+// checks that the charts, totals and run table show what the demo printed.
 func TestDashboardShowsDemo(t *testing.T) {
 	path := findChromium(t)
 	base, token, runs := startDemo(t)
