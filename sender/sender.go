@@ -257,11 +257,15 @@ func (c *Client) prepare(events []timeback.Event) ([]Entry, int64, error) {
 	return entries, size, nil
 }
 
-// encodeEvent returns the compact JSON of ev.
+// encodeEvent returns the compact JSON of ev, in a slice of its own.
 func encodeEvent(ev timeback.Event) ([]byte, error) {
 	raw, err := ev.MarshalJSON()
 	if err != nil {
 		return nil, fmt.Errorf("encode: %w", err)
+	}
+	if isCompact(raw) {
+		// Validation later rejects raw if it is not valid JSON.
+		return bytes.Clone(raw), nil
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(raw))
@@ -269,6 +273,28 @@ func encodeEvent(ev timeback.Event) ([]byte, error) {
 		return nil, fmt.Errorf("encoding is not valid JSON: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// isCompact reports whether raw has no white space outside JSON strings. It
+// is much cheaper than json.Compact, and encoders such as MarshalJSON
+// usually write compact JSON already.
+func isCompact(raw []byte) bool {
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case inString && c == '\\':
+			i++ // the escaped byte cannot end the string
+		case inString && c == '"':
+			inString = false
+		case inString:
+		case c == '"':
+			inString = true
+		case c == ' ', c == '\t', c == '\n', c == '\r':
+			return false
+		}
+	}
+	return true
 }
 
 // check validates one encoded event and returns its id.

@@ -1,6 +1,7 @@
 package sender_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -113,7 +114,8 @@ func TestSendRejectsInvalidEvent(t *testing.T) {
 		event timeback.Event
 		want  string
 	}{
-		{"bad JSON", timeback.RawEvent{ID: "urn:uuid:1", JSON: []byte(`{"id":`)}, "not valid JSON"},
+		{"bad JSON", timeback.RawEvent{ID: "urn:uuid:1", JSON: []byte(`{"id":`)}, "invalid JSON"},
+		{"bad JSON with spaces", timeback.RawEvent{ID: "urn:uuid:1", JSON: []byte(`{"id": `)}, "not valid JSON"},
 		{"array", timeback.RawEvent{ID: "urn:uuid:1", JSON: []byte(`[1,2]`)}, "event 1 (urn:uuid:1)"},
 		{"id mismatch", timeback.RawEvent{ID: "urn:uuid:a", JSON: validJSON}, `has id "` + eventID(7)},
 		{"no id", timeback.RawEvent{JSON: []byte(`{"type":"Event"}`)}, "/id: id is missing"},
@@ -599,5 +601,31 @@ func TestConcurrentSends(t *testing.T) {
 	flush(t, c)
 	if got := len(ep.Stored()); got != 200 {
 		t.Errorf("stored %d events from 8 goroutines, want 200", got)
+	}
+}
+
+func TestSendCompactsEvent(t *testing.T) {
+	ep := newEndpoint(t, nil)
+	c := newClient(t, testConfig(t, ep, newFakeClock()))
+	compact, _ := newEvent(t, 3).MarshalJSON()
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, compact, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	// Escaped quotes and spaces inside strings stay as they are.
+	tricky := bytes.Replace(compact, []byte(`"Example App"`), []byte(`"Example \" App\\"`), 1)
+	if err := c.Send(context.Background(), timeback.RawEvent{ID: eventID(3), JSON: pretty.Bytes()},
+		timeback.RawEvent{ID: eventID(4), JSON: bytes.Replace(tricky, []byte(eventID(3)), []byte(eventID(4)), 1)}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	flush(t, c)
+
+	stored := ep.Stored()
+	if got := string(stored[eventID(3)]); got != string(compact) {
+		t.Errorf("indented event stored as\n%s\nwant the compact\n%s", got, compact)
+	}
+	want := bytes.Replace(tricky, []byte(eventID(3)), []byte(eventID(4)), 1)
+	if got := string(stored[eventID(4)]); got != string(want) {
+		t.Errorf("compact event stored as\n%s\nwant it unchanged\n%s", got, want)
 	}
 }

@@ -74,6 +74,11 @@ func runSend(ctx context.Context, e env, args []string) int {
 	if code != exitOK {
 		return code
 	}
+	events, err = dropRepeats(e, events)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "timeback send: %v\n", err)
+		return exitFailure
+	}
 
 	run := &sendRun{flags: f, ours: make(map[string]bool, len(events)), tty: isTerminal(e.stderr)}
 	// The background sender's callbacks and logs write to stderr too.
@@ -83,6 +88,31 @@ func runSend(ctx context.Context, e env, args []string) int {
 		run.ours[ev.ID] = true
 	}
 	return run.send(ctx, cfg, events)
+}
+
+// dropRepeats removes the later copies of events that the inputs repeat
+// byte for byte. An id repeated with other content is an error, because the
+// endpoint would reject the second copy as a conflict.
+func dropRepeats(e env, events []timeback.RawEvent) ([]timeback.RawEvent, error) {
+	seen := make(map[string][]byte, len(events))
+	out := events[:0]
+	repeats := 0
+	for _, ev := range events {
+		first, ok := seen[ev.ID]
+		switch {
+		case !ok:
+			seen[ev.ID] = ev.JSON
+			out = append(out, ev)
+		case bytes.Equal(first, ev.JSON):
+			repeats++
+		default:
+			return nil, fmt.Errorf("event id %s appears twice with different content; nothing was queued", ev.ID)
+		}
+	}
+	if repeats > 0 {
+		fmt.Fprintf(e.stderr, "timeback send: skipped %d repeated copies of events\n", repeats)
+	}
+	return out, nil
 }
 
 func parseSendFlags(e env, args []string) (*sendFlags, error) {
@@ -242,7 +272,11 @@ type sendRun struct {
 	delivered int // of ours
 	dead      int // of ours
 	earlier   int // events of earlier runs delivered or dead-lettered
+	rejected  int // dead letters reported on stderr or counted past the limit
 }
+
+// maxRejectedLines bounds the lines send prints for rejected events.
+const maxRejectedLines = 20
 
 func (r *sendRun) onDelivered(d sender.Delivery) {
 	r.mu.Lock()
@@ -264,7 +298,14 @@ func (r *sendRun) onDeadLetter(d sender.DeadLetter) {
 	} else {
 		r.earlier++
 	}
-	fmt.Fprintf(r.e.stderr, "%stimeback send: event %s rejected: %s\n", r.clearLine(), d.ID, d.Message)
+	r.rejected++
+	switch {
+	case r.rejected <= maxRejectedLines:
+		fmt.Fprintf(r.e.stderr, "%stimeback send: event %s rejected: %s\n", r.clearLine(), d.ID, d.Message)
+	case r.rejected == maxRejectedLines+1:
+		fmt.Fprintf(r.e.stderr, "%stimeback send: more events rejected; timeback outbox dead lists them all\n",
+			r.clearLine())
+	}
 }
 
 func (r *sendRun) counts() (delivered, dead, earlier int) {

@@ -347,3 +347,31 @@ func TestSendTooLargeEventQueuesNothing(t *testing.T) {
 		t.Errorf("outbox stats after the rejected run = %d %q, want 0 queued", code, stdout)
 	}
 }
+
+func TestSendRepeatedEvents(t *testing.T) {
+	base := testbin.StartServer(t)
+	dir := t.TempDir()
+	event := sendEventJSON(t, 0)
+	a := writeSendFile(t, dir, "a.json", event)
+	b := writeSendFile(t, dir, "b.ndjson", event+"\n"+sendEventJSON(t, 1)+"\n")
+
+	code, stdout, stderr := runWith(context.Background(), "send", "--endpoint", base, "--outbox",
+		filepath.Join(dir, "outbox.db"), a, b)
+	if code != exitOK {
+		t.Fatalf("send exited %d; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "skipped 1 repeated copies") {
+		t.Errorf("stderr does not report the repeated event:\n%s", stderr)
+	}
+	if want := "2 events: 2 delivered"; !strings.Contains(stdout, want) {
+		t.Errorf("stdout = %q, want it to contain %q", stdout, want)
+	}
+
+	other := strings.Replace(event, `"Example App"`, `"Other App"`, 1)
+	c := writeSendFile(t, dir, "c.json", other)
+	code, _, stderr = runWith(context.Background(), "send", "--endpoint", base, "--outbox",
+		filepath.Join(dir, "outbox2.db"), a, c)
+	if code != exitFailure || !strings.Contains(stderr, "appears twice with different content") {
+		t.Errorf("send of one id with two contents exited %d with %q, want a conflict error", code, stderr)
+	}
+}
