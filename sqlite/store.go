@@ -144,8 +144,8 @@ type factFailure struct {
 }
 
 // appendOnce runs one Append transaction, leaving out the batches in skip
-// with their errors as results. It commits nothing and returns the first
-// batch whose FactWriter fails, if one does.
+// with their errors as results. When a batch's FactWriter fails, it rolls
+// back and returns that batch instead of results.
 func (s *Store) appendOnce(ctx context.Context, batches []*timeback.Batch,
 	skip map[int]error) ([]timeback.AppendResult, *factFailure, error) {
 	tx, err := s.db.BeginTx(ctx, nil)

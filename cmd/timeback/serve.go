@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -138,18 +139,18 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveConfig, error) {
 	return cfg, nil
 }
 
-// redactURL hides the password of a database URL.
+// redactURL hides the password of a database URL, in its user
+// information or in a password query parameter.
 func redactURL(s string) string {
-	at := strings.LastIndex(s, "@")
-	scheme := strings.Index(s, "://")
-	if at < 0 || scheme < 0 || at < scheme {
-		return s
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unreadable database URL)"
 	}
-	userinfo := s[scheme+3 : at]
-	if user, _, ok := strings.Cut(userinfo, ":"); ok {
-		return s[:scheme+3] + user + ":xxxxx" + s[at:]
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
-	return s
+	return u.Redacted()
 }
 
 func readTokenFile(path string) ([]string, error) {

@@ -681,3 +681,16 @@ func TestServePostgres(t *testing.T) {
 		t.Errorf("days = %+v, want one day with 15 active seconds", days)
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"postgres://u:secret@db.example.com/x", "postgres://u:xxxxx@db.example.com/x"},
+		{"postgres://db.example.com/x?user=u&password=secret", "postgres://db.example.com/x?password=xxxxx&user=u"},
+		{"postgres://u@db.example.com/x", "postgres://u@db.example.com/x"},
+	}
+	for _, tt := range tests {
+		if got := redactURL(tt.in); got != tt.want {
+			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
