@@ -697,3 +697,30 @@ func TestSlowClientTimesOut(t *testing.T) {
 		t.Errorf("next client: status %d, body %s", status, text)
 	}
 }
+
+// brokenFactsStore is an event store whose every batch fails in its fact
+// writer, a failure that a retry meets again.
+type brokenFactsStore struct {
+	timeback.EventStore
+}
+
+func (brokenFactsStore) Append(ctx context.Context, b []*timeback.Batch) ([]timeback.AppendResult, error) {
+	res := make([]timeback.AppendResult, len(b))
+	for i := range res {
+		res[i].Err = &timeback.Error{Code: timeback.CodeInternal, Message: "sqlite: derive facts failed",
+			Err: errors.New("facts: unknown subject")}
+	}
+	return res, nil
+}
+
+func TestPostFactFailureIs500(t *testing.T) {
+	ts := newTestServer(t, Config{Store: brokenFactsStore{}})
+	r := ts.post(t, envelopeJSON(completed(uuid(1), 1)))
+	wantError(t, "post", r, http.StatusInternalServerError, "nothing was stored")
+	if strings.Contains(string(r.body), "unknown subject") {
+		t.Errorf("reply shows the internal cause: %s", r.body)
+	}
+	if !strings.Contains(ts.logs.String(), "reason=internal") {
+		t.Errorf("log lacks the rejection:\n%s", ts.logs)
+	}
+}

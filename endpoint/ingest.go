@@ -105,20 +105,23 @@ func storeRejection(sensor string, err error) *rejection {
 	case !errors.As(err, &e):
 		e = &timeback.Error{Code: timeback.CodeInternal, Message: "store failed: " + err.Error(), Err: err}
 	}
-	reason := reasonUnavailable
+	// The cause of a 5xx may name files and SQL, so the client gets the
+	// fact and the log gets the detail.
 	switch e.Code {
 	case timeback.CodeConflict:
-		reason = reasonConflict
+		return &rejection{reason: reasonConflict, sensor: sensor, err: e}
 	case timeback.CodeInvalid:
-		reason = reasonInvalid
+		return &rejection{reason: reasonInvalid, sensor: sensor, err: e}
+	case timeback.CodeUnavailable:
+		return &rejection{reason: reasonUnavailable, sensor: sensor, err: &timeback.Error{
+			Code:    timeback.CodeUnavailable,
+			Message: "the event store could not commit the envelope; nothing was stored: retry later", Err: err}}
+	default:
+		// A retry meets the same failure, so this is a 500 and not a 503.
+		return &rejection{reason: reasonInternal, sensor: sensor, err: &timeback.Error{
+			Code:    timeback.CodeInternal,
+			Message: "storing the envelope failed on the server; nothing was stored", Err: err}}
 	}
-	if e.Code == timeback.CodeUnavailable || e.Code == timeback.CodeInternal {
-		// The cause may name files and SQL; the client gets the fact
-		// and the log gets the detail.
-		e = &timeback.Error{Code: timeback.CodeUnavailable,
-			Message: "the event store could not commit the envelope; nothing was stored: retry later", Err: err}
-	}
-	return &rejection{reason: reason, sensor: sensor, err: e}
 }
 
 // readEnvelope reads, checks and decodes the request body into a batch.

@@ -17,6 +17,7 @@ const (
 	reasonVersion      = "unsupported_version"
 	reasonConflict     = "conflict"
 	reasonUnavailable  = "unavailable"
+	reasonInternal     = "internal"
 	reasonTimeout      = "timeout"
 )
 
