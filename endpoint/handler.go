@@ -252,7 +252,10 @@ func (h *Handler) instrument(route string, next http.Handler) http.Handler {
 		if rec.status >= 500 {
 			h.log.Error("request failed", logKeyRoute, route, logKeyStatus, rec.status,
 				logKeyRemote, r.RemoteAddr, logKeyDuration, time.Since(start))
+			return
 		}
+		h.log.Debug("request", logKeyRoute, route, logKeyStatus, rec.status,
+			logKeyRemote, r.RemoteAddr, logKeyDuration, time.Since(start))
 	})
 }
 
