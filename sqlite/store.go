@@ -267,7 +267,7 @@ func (w *appendWriter) appendBatch(ctx context.Context, b *timeback.Batch) (res 
 	if err != nil {
 		return timeback.AppendResult{}, nil, err
 	}
-	if w.s.facts != nil {
+	if w.s.facts != nil && len(written.added) > 0 {
 		if err := w.s.facts.WriteFacts(ctx, w.tx, b, written.added); err != nil {
 			return timeback.AppendResult{}, err, nil
 		}
