@@ -192,7 +192,8 @@ type EventPage struct {
 // that stores them, so that the derived data and the events commit
 // together. Tx is the implementation's transaction type, such as *sql.Tx
 // for SQLite or pgx.Tx for PostgreSQL. WriteFacts gets only the events the
-// batch added, not its duplicates; an error rejects the batch.
+// batch added, not its duplicates, and is not called for a batch that adds
+// none. An error rejects the batch.
 type FactWriter[Tx any] interface {
 	WriteFacts(ctx context.Context, tx Tx, batch *Batch, added []*StoredEvent) error
 }

@@ -23,7 +23,8 @@ type acceptReply struct {
 }
 
 // validateReply is the reply of POST /caliper/event/validate for a valid
-// envelope.
+// envelope. Its shape is this project's own, as the Timeback API
+// documents none for this route.
 type validateReply struct {
 	Status   string                `json:"status"`
 	Message  string                `json:"message"`

@@ -15,6 +15,10 @@ import (
 )
 
 // eventsReply is the reply of GET /caliper/events.
+//
+// NOTE: the Timeback API documents the query parameters of this route but
+// not its reply, so the events and pagination members are this project's
+// own shape.
 type eventsReply struct {
 	// Events are the stored events, each exactly as it was sent.
 	Events     []json.RawMessage `json:"events"`
