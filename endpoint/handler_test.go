@@ -724,3 +724,36 @@ func TestPostFactFailureIs500(t *testing.T) {
 		t.Errorf("log lacks the rejection:\n%s", ts.logs)
 	}
 }
+
+func TestPostDiskFullIs503(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	wantStatus(t, "first post", ts.post(t, envelopeJSON(completed(uuid(1), 1))), http.StatusOK)
+
+	// One connection, capped at the pages the file has now, makes the next
+	// commit fail as a full disk would.
+	db := ts.store.DB()
+	db.SetMaxOpenConns(1)
+	var pages int
+	if err := db.QueryRow("PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(fmt.Sprintf("PRAGMA max_page_count = %d", pages)); err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for i := range 40 {
+		events = append(events, timeSpent(uuid(100+i), i))
+	}
+	r := ts.post(t, envelopeJSON(events...))
+	wantError(t, "post on a full database", r, http.StatusServiceUnavailable, "nothing was stored")
+	wantStatus(t, "first event of the failed envelope", ts.get(t, "/caliper/events/"+uuid(100)), http.StatusNotFound)
+	if !strings.Contains(ts.logs.String(), "full") {
+		t.Errorf("log lacks the cause:\n%s", ts.logs)
+	}
+
+	if _, err := db.Exec("PRAGMA max_page_count = 1073741823"); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, "post after space is back", ts.post(t, envelopeJSON(events...)), http.StatusOK)
+	wantStatus(t, "event after space is back", ts.get(t, "/caliper/events/"+uuid(100)), http.StatusOK)
+}
