@@ -98,21 +98,45 @@ type outboxWrite struct {
 }
 
 // outboxTx is a transaction shared by several writes, with the statements
-// they have in common prepared once.
+// they have in common prepared once. Appended entries wait in pending and
+// are inserted together, with few statements, before the commit.
 type outboxTx struct {
 	*sql.Tx
-	insert, delete *sql.Stmt
+	delete  *sql.Stmt
+	pending []*OutboxEntry
 }
 
-func (tx *outboxTx) insertStmt() (*sql.Stmt, error) {
-	if tx.insert == nil {
-		stmt, err := tx.Prepare(`INSERT INTO outbox (event_id, body, enqueued_at) VALUES (?, ?, ?)`)
-		if err != nil {
-			return nil, err
+// insertChunk is the most rows one INSERT statement carries: 3 variables a
+// row stays far below SQLite's default limit of 32766 variables.
+const insertChunk = 500
+
+// insertPending inserts the pending entries and sets their Seq. Within one
+// INSERT, SQLite assigns the AUTOINCREMENT rowids of the rows in order and
+// consecutively, because the transaction is the only writer, so the Seq of
+// each row follows from the last one.
+func (tx *outboxTx) insertPending() error {
+	for start := 0; start < len(tx.pending); start += insertChunk {
+		rows := tx.pending[start:min(start+insertChunk, len(tx.pending))]
+		query := `INSERT INTO outbox (event_id, body, enqueued_at) VALUES ` +
+			strings.Repeat("(?, ?, ?), ", len(rows)-1) + "(?, ?, ?)"
+		args := make([]any, 0, 3*len(rows))
+		for _, e := range rows {
+			args = append(args, e.ID, e.JSON, e.EnqueuedAt.UnixMilli())
 		}
-		tx.insert = stmt
+		res, err := tx.Exec(query, args...)
+		if err != nil {
+			return err
+		}
+		last, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		for i, e := range rows {
+			e.Seq = last - int64(len(rows)-1-i)
+		}
 	}
-	return tx.insert, nil
+	tx.pending = tx.pending[:0]
+	return nil
 }
 
 func (tx *outboxTx) deleteStmt() (*sql.Stmt, error) {
@@ -207,19 +231,8 @@ func (o *Outbox) Append(ctx context.Context, entries []OutboxEntry) error {
 		return nil
 	}
 	return o.write(ctx, func(tx *outboxTx) error {
-		stmt, err := tx.insertStmt()
-		if err != nil {
-			return err
-		}
 		for i := range entries {
-			e := &entries[i]
-			res, err := stmt.Exec(e.ID, e.JSON, e.EnqueuedAt.UnixMilli())
-			if err != nil {
-				return err
-			}
-			if e.Seq, err = res.LastInsertId(); err != nil {
-				return err
-			}
+			tx.pending = append(tx.pending, &entries[i])
 		}
 		return nil
 	})
@@ -550,6 +563,10 @@ func (o *Outbox) runTx(batch []*outboxWrite) error {
 			tx.Rollback()
 			return err
 		}
+	}
+	if err := tx.insertPending(); err != nil {
+		tx.Rollback()
+		return err
 	}
 	return tx.Commit()
 }

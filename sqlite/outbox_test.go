@@ -236,8 +236,10 @@ func TestOutboxConcurrentAppends(t *testing.T) {
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	seqs := make([][]int64, 16)
+	seqOf := make([]map[string]int64, 16) // the Seq that Append set, by event id
 	for g := range 16 {
 		wg.Add(1)
+		seqOf[g] = map[string]int64{}
 		go func() {
 			defer wg.Done()
 			for i := range 50 {
@@ -247,10 +249,29 @@ func TestOutboxConcurrentAppends(t *testing.T) {
 					return
 				}
 				seqs[g] = append(seqs[g], batch[0].Seq, batch[1].Seq)
+				for _, e := range batch {
+					seqOf[g][e.ID] = e.Seq
+				}
 			}
 		}()
 	}
 	wg.Wait()
+
+	stored, err := o.Peek(ctx, 2000, 1<<30)
+	if err != nil {
+		t.Fatalf("Peek: %v", err)
+	}
+	want := map[string]int64{}
+	for _, m := range seqOf {
+		for id, seq := range m {
+			want[id] = seq
+		}
+	}
+	for _, e := range stored {
+		if want[e.ID] != e.Seq {
+			t.Errorf("event %s stored with Seq %d, Append set %d", e.ID, e.Seq, want[e.ID])
+		}
+	}
 
 	seen := map[int64]bool{}
 	for _, s := range seqs {
