@@ -526,10 +526,21 @@ func (d *decoder) number(idx int32) {
 	case err != nil || math.IsInf(f, 0):
 		d.problems = append(d.problems, errorf(doc.pointer(idx),
 			"number %s is outside the range of a 64-bit floating-point number", lit))
+	case f == 0 && lit[0] == '-' && strings.ContainsAny(string(mantissa(lit)), "123456789"):
+		d.problems = append(d.problems, errorf(doc.pointer(idx),
+			"number %s is too small for a 64-bit floating-point number and rounds to negative zero", lit))
 	case f == 0 && lit[0] == '-':
 		d.problems = append(d.problems, errorf(doc.pointer(idx),
 			"number %s is negative zero; write 0", lit))
 	}
+}
+
+// mantissa returns a number literal without its exponent.
+func mantissa(lit []byte) []byte {
+	if i := strings.IndexAny(string(lit), "eE"); i >= 0 {
+		return lit[:i]
+	}
+	return lit
 }
 
 func (d *decoder) digits() {

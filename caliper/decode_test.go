@@ -27,6 +27,7 @@ func TestBadInput(t *testing.T) {
 		{"truncated literal", []byte("[tru]"), "", `line 1, column 2: unexpected "tru", expected a JSON value`},
 		{"huge number in array", []byte(`[1e400]`), "/0", "number 1e400 is outside the range"},
 		{"negative zero in array", []byte(`[-0.0]`), "/0", "number -0.0 is negative zero"},
+		{"negative underflow", []byte(`[-1e-400]`), "/0", "number -1e-400 is too small for a 64-bit floating-point number and rounds to negative zero"},
 		{"top-level string", []byte(`"event"`), "", `document is a string ("event"); expected a Caliper event`},
 		{"top-level number", []byte(`42`), "", "document is a number (42)"},
 		{"top-level null", []byte(`null`), "", "document is null; expected a Caliper event"},
