@@ -36,8 +36,8 @@ type validateResult struct {
 	Kind     string           `json:"kind"`
 	Valid    bool             `json:"valid"`
 	Problems caliper.Problems `json:"problems"`
-	// Error is why the input could not be read; the other fields are then
-	// empty.
+	// Error is the read error of an input that could not be read; the
+	// other fields are then empty.
 	Error string `json:"error,omitempty"`
 }
 
@@ -130,8 +130,8 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// maxInputBytes is the most timeback validate reads of one input, the
-// largest document caliper.Validate accepts. Without a bound a device such
+// maxInputBytes is the maximum number of bytes timeback validate reads of
+// one input, the largest document caliper.Validate accepts. Without a bound a device such
 // as /dev/zero would be read until memory runs out.
 var maxInputBytes int64 = caliper.MaxDocumentBytes
 
