@@ -687,8 +687,8 @@ func TestSlowClientTimesOut(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	text, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(text), "timed out") {
-		t.Errorf("status %d, body %s; want 400 naming the timeout", resp.StatusCode, text)
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(text), "timed out") {
+		t.Errorf("status %d, body %s; want 408 naming the timeout", resp.StatusCode, text)
 	}
 
 	// The server keeps serving other clients.

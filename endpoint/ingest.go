@@ -47,6 +47,9 @@ type rejection struct {
 	reason string
 	sensor string
 	err    *timeback.Error
+	// status overrides the HTTP status of err's code when non-zero, for
+	// statuses that no code maps to.
+	status int
 }
 
 func (h *Handler) postEvent(w http.ResponseWriter, r *http.Request) {
@@ -78,7 +81,7 @@ func (h *Handler) postEvent(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) validateEvent(w http.ResponseWriter, r *http.Request) {
 	env, rej := h.readEnvelope(w, r)
 	if rej != nil {
-		h.writeError(w, rej.err)
+		h.writeErrorStatus(w, rej.status, rej.err)
 		return
 	}
 	writeJSON(w, http.StatusOK, validateReply{
@@ -92,7 +95,7 @@ func (h *Handler) validateEvent(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) reject(w http.ResponseWriter, r *http.Request, rej *rejection) {
 	h.rejected(r, rej.sensor, rej.reason, rej.err)
-	h.writeError(w, rej.err)
+	h.writeErrorStatus(w, rej.status, rej.err)
 }
 
 // storeRejection classifies an error of the committer or the store.
@@ -283,8 +286,9 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *rej
 	case errors.As(err, &tooBig):
 		return nil, h.tooLarge(-1)
 	case errors.As(err, &netErr) && netErr.Timeout():
-		return nil, &rejection{reason: reasonTimeout, err: &timeback.Error{Code: timeback.CodeInvalid,
-			Message: "timed out reading the request body: send it faster or in a smaller envelope", Err: err}}
+		return nil, &rejection{reason: reasonTimeout, status: http.StatusRequestTimeout,
+			err: &timeback.Error{Code: timeback.CodeInvalid,
+				Message: "timed out reading the request body: send it faster or in a smaller envelope", Err: err}}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return nil, &rejection{reason: reasonBadBody, err: &timeback.Error{Code: timeback.CodeInvalid,
 			Message: fmt.Sprintf("request body ended after %d bytes, before its declared length", len(body)),

@@ -18,13 +18,19 @@ type errorBody struct {
 
 // writeError replies with err's status and the Timeback error shape. An
 // error that is not a *timeback.Error is a 500 whose cause is not shown.
-func (h *Handler) writeError(w http.ResponseWriter, err error) {
+func (h *Handler) writeError(w http.ResponseWriter, err error) { h.writeErrorStatus(w, 0, err) }
+
+// writeErrorStatus is writeError with status in place of the code's
+// status, unless status is 0.
+func (h *Handler) writeErrorStatus(w http.ResponseWriter, status int, err error) {
 	var e *timeback.Error
 	if !errors.As(err, &e) {
 		h.log.Error("internal error", logKeyError, err)
 		e = timeback.Errorf(timeback.CodeInternal, "internal server error")
 	}
-	status := timeback.HTTPStatus(e.Code)
+	if status == 0 {
+		status = timeback.HTTPStatus(e.Code)
+	}
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
 	}

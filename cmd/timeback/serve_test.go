@@ -558,8 +558,8 @@ func TestServeSurvivesBadInput(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	if status := readStatus(t, slow); status != http.StatusBadRequest {
-		t.Errorf("slow client: status %d, want 400", status)
+	if status := readStatus(t, slow); status != http.StatusRequestTimeout {
+		t.Errorf("slow client: status %d, want 408", status)
 	}
 
 	// The server still serves.
