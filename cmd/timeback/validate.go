@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/timeback/timeback-go/caliper"
 )
@@ -186,6 +187,11 @@ func validateInput(name string, data []byte, opts caliper.Options) []validateRes
 			continue
 		}
 		r, report := validateDocument(name+":"+strconv.Itoa(i+1), line, opts)
+		for j, p := range r.Problems {
+			// The name already gives the line; the validator counts lines
+			// within the one it was given, so its "line 1" only misleads.
+			r.Problems[j].Message = strings.Replace(p.Message, "invalid JSON at line 1, column ", "invalid JSON at column ", 1)
+		}
 		for _, it := range report.Items {
 			if it.Event == nil || it.ID == "" {
 				continue

@@ -231,3 +231,13 @@ func TestValidateJSONReadError(t *testing.T) {
 		t.Errorf("got %+v, want the missing file with its read error", got)
 	}
 }
+
+func TestValidateNDJSONSyntaxColumn(t *testing.T) {
+	event := strings.Join(strings.Fields(example(t, "time_spent.json")), " ")
+	path := writeFile(t, "events.ndjson", event+"\n{\"id\": }\n")
+	_, out, _ := runCommand(t, "", "validate", path)
+	want := path + ":2: invalid\n  (document): invalid JSON at column 8: unexpected character '}', expected a value\n"
+	if !strings.HasSuffix(out, want) {
+		t.Errorf("got %q, want it to end with %q", out, want)
+	}
+}
