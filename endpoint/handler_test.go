@@ -355,6 +355,14 @@ func TestPostContentType(t *testing.T) {
 	}
 }
 
+func TestPostContentEncoding(t *testing.T) {
+	ts := newTestServer(t, Config{})
+	r := ts.post(t, envelopeJSON(completed(uuid(1), 1)), "Content-Encoding", "gzip")
+	wantError(t, "gzip", r, http.StatusUnsupportedMediaType, "gzip")
+	r = ts.post(t, envelopeJSON(completed(uuid(1), 1)), "Content-Encoding", "identity")
+	wantStatus(t, "identity", r, http.StatusOK)
+}
+
 func TestPostPayloadLimit(t *testing.T) {
 	ts := newTestServer(t, Config{MaxBodyBytes: 2048})
 	big := envelopeJSON(completed(uuid(1), 1), completed(uuid(2), 1))

@@ -133,6 +133,10 @@ func (h *Handler) readEnvelope(w http.ResponseWriter, r *http.Request) (*envelop
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return nil, &rejection{reason: reasonMediaType, err: err}
 	}
+	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		return nil, &rejection{reason: reasonMediaType, err: timeback.Errorf(timeback.CodeUnsupportedMedia,
+			"unsupported Content-Encoding %q: send the envelope uncompressed", enc)}
+	}
 	body, rej := h.readBody(w, r)
 	if rej != nil {
 		return nil, rej
