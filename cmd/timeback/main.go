@@ -49,6 +49,13 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal cancels ctx so that the command can shut down in
+	// order; releasing the handler then lets a second signal end the process
+	// at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, env{os.Stdin, os.Stdout, os.Stderr}, os.Args[1:])
 	stop()
 	os.Exit(code)
