@@ -477,8 +477,8 @@ func (o *Outbox) commitLoop() {
 }
 
 // commitDelay bounds how long a commit waits for more writers to join it.
-// Measured with BenchmarkSend on 2 shared cores, waiting up to 200 µs raised
-// the events/s of 16 concurrent senders by 20-60% and lowered their p99.
+// In BenchmarkSend on 2 shared cores, 16 goroutines sending one event per
+// call gained 10-40% events/s from this wait.
 const commitDelay = 200 * time.Microsecond
 
 // collect adds the writes that are already waiting to batch. When fewer are
