@@ -2,8 +2,10 @@ package sender_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,5 +109,33 @@ func TestQueueConformance(t *testing.T) {
 				t.Errorf("Stats() of an empty queue = %+v", st)
 			}
 		})
+	}
+}
+
+// failingQueue is a MemoryQueue whose Append fails, as an outbox on a full
+// disk does.
+type failingQueue struct{ *sender.MemoryQueue }
+
+func (failingQueue) Append(context.Context, []sender.Entry) error {
+	return errors.New("sqlite: write outbox q.db: database or disk is full; free disk space and send again")
+}
+
+func TestSendQueueWriteFails(t *testing.T) {
+	ep := newEndpoint(t, nil)
+	cfg := testConfig(t, ep, newFakeClock())
+	cfg.Queue = failingQueue{sender.NewMemoryQueue()}
+	cfg.MaxQueueEvents = 3
+	c := newClient(t, cfg)
+
+	for range 3 {
+		err := c.Send(context.Background(), newEvents(t, 0, 2)...)
+		if err == nil || !strings.Contains(err.Error(), "free disk space") {
+			t.Fatalf("Send on a failing queue = %v, want the queue's error", err)
+		}
+	}
+	// The failed calls released their room: 3 attempts of 2 events would
+	// otherwise pass the limit of 3 and report ErrQueueFull.
+	if st := c.Stats(); st.Queued != 0 || st.QueuedBytes != 0 {
+		t.Errorf("Stats() after failed Sends = %+v, want nothing queued", st)
 	}
 }
