@@ -205,6 +205,8 @@ func TestConfigErrors(t *testing.T) {
 		{"staging without credentials", sender.Config{Environment: "staging"}, "caliper.staging"},
 		{"bad environment", sender.Config{Environment: "prod"}, `"prod" is not`},
 		{"ftp endpoint", sender.Config{Environment: "ftp://127.0.0.1"}, "ftp://"},
+		{"credentials in URL", sender.Config{Environment: "http://u:secret@127.0.0.1:1"},
+			"http://u:xxxxx@127.0.0.1:1 has credentials"},
 		{"token and client", sender.Config{Environment: "http://127.0.0.1:1", Token: "t", ClientID: "c"},
 			"both set"},
 		{"client without token URL", sender.Config{Environment: "http://127.0.0.1:1", ClientID: "c",

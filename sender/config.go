@@ -115,10 +115,13 @@ type Config struct {
 	MaxRetryAfter time.Duration
 
 	// OnDelivered, when set, is called from the background sender after
-	// each envelope that the endpoint accepted. It must not block for long.
+	// each envelope that the endpoint accepted. It must not block for long
+	// and must not call Flush or Close, which wait for the background
+	// sender.
 	OnDelivered func(Delivery)
-	// OnDeadLetter, when set, is called from the background sender for the
-	// events that the endpoint rejected. It must not block for long.
+	// OnDeadLetter, when set, is called from the background sender for
+	// each event that the endpoint rejected, under the same rules as
+	// OnDelivered.
 	OnDeadLetter func(DeadLetter)
 
 	// JobPollInterval is the wait between polls of WaitForJob. Zero means
@@ -192,6 +195,10 @@ func resolveEnvironment(env string) (base string, needAuth bool, err error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", false, fmt.Errorf(`sender: Config.Environment %q is not "production", "staging"`+
 			` or an http(s) endpoint URL such as "http://127.0.0.1:8080"`, env)
+	}
+	if u.User != nil {
+		return "", false, fmt.Errorf("sender: Config.Environment %s has credentials in the URL:"+
+			" remove them and set Config.Token or Config.ClientID", u.Redacted())
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return "", false, fmt.Errorf("sender: Config.Environment %q: the endpoint URL must not have"+
