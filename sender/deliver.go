@@ -53,7 +53,7 @@ func (c *Client) run() {
 			continue
 		}
 		c.inFlight.Store(int64(len(batch)))
-		c.deliver(batch, 0)
+		c.deliver(batch)
 		c.inFlight.Store(0)
 	}
 }
@@ -91,7 +91,7 @@ func (c *Client) lingering(deadline time.Time) bool {
 // deliver posts batch until the endpoint accepts or rejects it, splitting it
 // where the endpoint asks for smaller envelopes or to isolate a rejected
 // event. It returns early when c.ctx ends, leaving the events queued.
-func (c *Client) deliver(batch []Entry, depth int) {
+func (c *Client) deliver(batch []Entry) {
 	refreshed := false
 	for attempt := 1; c.ctx.Err() == nil; attempt++ {
 		r := c.post(batch)
@@ -113,8 +113,8 @@ func (c *Client) deliver(batch []Entry, depth int) {
 			half := len(batch) / 2
 			c.log.info("splitting rejected envelope", keyStatus, r.status, keyEvents, len(batch),
 				keyMessage, r.message)
-			c.deliver(batch[:half], depth+1)
-			c.deliver(batch[half:], depth+1)
+			c.deliver(batch[:half])
+			c.deliver(batch[half:])
 			return
 		case r.err == nil && rejects(r.status):
 			c.markDead(batch, r)
