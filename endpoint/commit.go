@@ -20,7 +20,7 @@ var errCommitterClosed = &timeback.Error{Code: timeback.CodeUnavailable,
 type committer struct {
 	store     timeback.EventStore
 	maxEvents int
-	observe   func(groupSize int, took time.Duration, err error)
+	observe   func(envelopes, events int, took time.Duration, err error)
 
 	queue chan *pending
 	mu    sync.RWMutex // held for reading while submitting, for writing by close
@@ -41,7 +41,7 @@ type commitResult struct {
 }
 
 func newCommitter(store timeback.EventStore, maxEvents int,
-	observe func(int, time.Duration, error)) *committer {
+	observe func(envelopes, events int, took time.Duration, err error)) *committer {
 	c := &committer{
 		store:     store,
 		maxEvents: maxEvents,
@@ -165,7 +165,11 @@ func (c *committer) appendObserved(batches []*timeback.Batch) ([]timeback.Append
 	start := time.Now()
 	results, err := c.store.Append(context.Background(), batches)
 	if c.observe != nil {
-		c.observe(len(batches), time.Since(start), err)
+		events := 0
+		for _, b := range batches {
+			events += len(b.Events)
+		}
+		c.observe(len(batches), events, time.Since(start), err)
 	}
 	if err == nil && len(results) != len(batches) {
 		err = &timeback.Error{Code: timeback.CodeInternal,

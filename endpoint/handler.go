@@ -40,16 +40,17 @@ const Version = "1.0.0"
 
 // Log keys of the endpoint's records.
 const (
-	logKeyRoute    = "route"
-	logKeyStatus   = "status"
-	logKeySensor   = "sensor"
-	logKeyReason   = "reason"
-	logKeyError    = "error"
-	logKeyRemote   = "remote"
-	logKeyJob      = "job"
-	logKeyEvents   = "events"
-	logKeySkipped  = "suppressed"
-	logKeyDuration = "duration"
+	logKeyRoute     = "route"
+	logKeyStatus    = "status"
+	logKeySensor    = "sensor"
+	logKeyReason    = "reason"
+	logKeyError     = "error"
+	logKeyRemote    = "remote"
+	logKeyJob       = "job"
+	logKeyEvents    = "events"
+	logKeyEnvelopes = "envelopes"
+	logKeySkipped   = "suppressed"
+	logKeyDuration  = "duration"
 )
 
 // Config configures a Handler. Only Store is required.
@@ -259,12 +260,12 @@ func (h *Handler) instrument(route string, next http.Handler) http.Handler {
 	})
 }
 
-func (h *Handler) observeCommit(groupSize int, took time.Duration, err error) {
+func (h *Handler) observeCommit(envelopes, events int, took time.Duration, err error) {
 	h.metrics.commit.Observe(took.Seconds())
-	h.metrics.groupSize.Observe(float64(groupSize))
+	h.metrics.groupSize.Observe(float64(envelopes))
 	if err != nil {
 		h.metrics.commitErrs.Inc()
-		h.log.Error("commit failed", logKeyEvents, groupSize, logKeyError, err)
+		h.log.Error("commit failed", logKeyEnvelopes, envelopes, logKeyEvents, events, logKeyError, err)
 	}
 }
 

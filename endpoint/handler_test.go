@@ -765,3 +765,23 @@ func TestPostDiskFullIs503(t *testing.T) {
 	wantStatus(t, "post after space is back", ts.post(t, envelopeJSON(events...)), http.StatusOK)
 	wantStatus(t, "event after space is back", ts.get(t, "/caliper/events/"+uuid(100)), http.StatusOK)
 }
+
+func TestCommitFailureLogCountsEvents(t *testing.T) {
+	ts := newTestServer(t, Config{Store: failingStore{}})
+	var events []string
+	for i := range 10 {
+		events = append(events, completed(uuid(i+1), 1))
+	}
+	ts.post(t, envelopeJSON(events...))
+	var line string
+	for l := range strings.Lines(ts.logs.String()) {
+		if strings.Contains(l, `msg="commit failed"`) {
+			line = l
+		}
+	}
+	for _, want := range []string{"envelopes=1", "events=10"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("commit failure log lacks %s: %q", want, line)
+		}
+	}
+}
