@@ -187,7 +187,11 @@ func (h *Handler) daily(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	d, err := StudentDaily(r.Context(), h.src, r.PathValue("id"), rg)
+	student := r.PathValue("id")
+	d, err := StudentDaily(r.Context(), h.src, student, rg)
+	if err == nil && len(d.Runs) == 0 {
+		err = h.knownStudent(r.Context(), student)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -206,12 +210,30 @@ func (h *Handler) weekly(w http.ResponseWriter, r *http.Request) {
 	wr := rg.Weeks()
 	student := r.PathValue("id")
 	ws, cs, err := h.src.Facts(r.Context(), facts.Query{StudentID: student, Start: wr.Start(), End: wr.End()})
+	if err == nil && len(ws) == 0 && len(cs) == 0 {
+		err = h.knownStudent(r.Context(), student)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, &Weekly{StudentID: student, TZ: rg.Loc.String(), From: wr.From, To: wr.To,
 		Weeks: facts.Weekly(rg, ws, cs)})
+}
+
+// knownStudent returns a not-found error unless the student has facts at
+// some time. A known student without facts in the range gets empty days.
+// Students sorts in the database's collation, so the list is searched
+// whole.
+func (h *Handler) knownStudent(ctx context.Context, student string) error {
+	known, err := h.src.Students(ctx, "")
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(known, student) {
+		return timeback.Errorf(timeback.CodeNotFound, "student %q not found", student)
+	}
+	return nil
 }
 
 func (h *Handler) run(w http.ResponseWriter, r *http.Request) {

@@ -348,3 +348,36 @@ func TestUnavailableRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownStudentIs404 checks that the API and the dashboard agree: a
+// student without any facts is not found, while a known student gets empty
+// days for a range without facts.
+func TestUnknownStudentIs404(t *testing.T) {
+	srv := newServer(t, seed(t))
+	nobody := url.PathEscape("https://nobody.example.com/u/0")
+	for _, path := range []string{
+		"/analytics/students/" + nobody + "/daily?from=2026-01-27&to=2026-01-28",
+		"/analytics/students/" + nobody + "/weekly?from=2026-01-27&to=2026-01-28",
+	} {
+		var e struct{ Status, Message string }
+		code := get(t, srv.URL+path, &e)
+		if code != 404 || e.Status != "error" || !strings.Contains(e.Message, "student \"https://nobody.example.com/u/0\" not found") {
+			t.Errorf("GET %s = %d %+v, want 404 saying the student is not found", path, code, e)
+		}
+	}
+	resp, err := http.Get(srv.URL + "/dashboard/students/" + nobody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 404 || !strings.Contains(string(body), "not found") {
+		t.Errorf("dashboard of an unknown student = %d, want 404 saying not found", resp.StatusCode)
+	}
+
+	var d analytics.Daily
+	known := url.PathEscape(student)
+	if code := get(t, srv.URL+"/analytics/students/"+known+"/daily?from=2025-01-01&to=2025-01-03", &d); code != 200 || len(d.Days) != 3 {
+		t.Errorf("known student outside the facts: %d with %d days, want 200 with 3 days", code, len(d.Days))
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"slices"
 	"time"
 
 	"github.com/timeback/timeback-go"
@@ -144,8 +143,8 @@ func (h *Handler) studentPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(d.Runs) == 0 {
-		if known, err := h.src.Students(r.Context(), ""); err == nil && !slices.Contains(known, student) {
-			h.renderError(w, r, p, timeback.Errorf(timeback.CodeNotFound, "student %q has no facts", student))
+		if err := h.knownStudent(r.Context(), student); err != nil {
+			h.renderError(w, r, p, err)
 			return
 		}
 	}
