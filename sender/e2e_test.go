@@ -400,3 +400,39 @@ func TestResetAfterServeStoredNoDuplicate(t *testing.T) {
 	}
 	checkStored(t, base, 20)
 }
+
+func TestWaitForJobWithServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short mode: starts timeback serve")
+	}
+	base := testbin.StartServer(t)
+	jobs := make(chan string, 10)
+	c := newClient(t, sender.Config{
+		Environment: base,
+		OutboxPath:  filepath.Join(t.TempDir(), "outbox.db"),
+		OnDelivered: func(d sender.Delivery) { jobs <- d.JobID },
+	})
+	if err := c.Send(context.Background(), newEvents(t, 0, 3)...); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	flush(t, c)
+
+	jobID := <-jobs
+	if jobID == "" {
+		t.Fatal("Delivery.JobID is empty; timeback serve returns a jobId")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	job, err := c.WaitForJob(ctx, jobID)
+	if err != nil {
+		t.Fatalf("WaitForJob(%s): %v", jobID, err)
+	}
+	if job.State != sender.JobCompleted || len(job.Results) != 3 {
+		t.Fatalf("job = %+v, want completed with 3 results", job)
+	}
+	for i, r := range job.Results {
+		if r.ExternalID != eventID(i) {
+			t.Errorf("job result %d externalId = %s, want %s", i, r.ExternalID, eventID(i))
+		}
+	}
+}
