@@ -5,10 +5,14 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/facts/sqlfacts"
@@ -110,7 +114,9 @@ func TestReportBadInput(t *testing.T) {
 		{[]string{"--from", "2026-02-01", "--to", "2026-01-01"}, exitUsage, "from 2026-02-01 is after to 2026-01-01"},
 		{[]string{"--from", "2016-01-01", "--to", "2026-01-01"}, exitUsage, "more than the maximum of 371"},
 		{[]string{"--format", "xml"}, exitUsage, `invalid --format "xml"`},
-		{[]string{"--db", filepath.Join(t.TempDir(), "none.db")}, exitFailure, "has no facts tables"},
+		{[]string{"--db", filepath.Join(t.TempDir(), "none.db")}, exitFailure, "none.db does not exist"},
+		{[]string{"--db", t.TempDir()}, exitFailure, "is a folder"},
+		{[]string{"--db", emptyFile(t)}, exitFailure, "has no facts tables"},
 	}
 	for _, tt := range tests {
 		args := append([]string{"report", "--db", path, "--student", storetest.Student(1)}, tt.args...)
@@ -121,5 +127,73 @@ func TestReportBadInput(t *testing.T) {
 	}
 	if code, _, errOut := runReportArgs("report", "--db", path); code != exitUsage || !strings.Contains(errOut, "missing --student") {
 		t.Errorf("without --student: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func emptyFile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "empty.db")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestReportLeavesPostgresUnchanged checks that a report reads a PostgreSQL
+// schema without creating or migrating tables, and says how to get them.
+func TestReportLeavesPostgresUnchanged(t *testing.T) {
+	url := os.Getenv("TIMEBACK_TEST_POSTGRES")
+	if url == "" {
+		t.Skip("TIMEBACK_TEST_POSTGRES is not set: set it to a postgres:// URL to run the PostgreSQL tests")
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	schema := fmt.Sprintf("timeback_report_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
+	dbURL := url + "&search_path=" + schema
+	if !strings.Contains(url, "?") {
+		dbURL = url + "?search_path=" + schema
+	}
+	args := []string{"report", "--db", dbURL, "--student", storetest.Student(1), "--from", "2026-01-27", "--to", "2026-01-28"}
+
+	code, _, errOut := runReportArgs(args...)
+	if code != exitFailure || !strings.Contains(errOut, "timeback serve") {
+		t.Errorf("empty schema: exit %d, stderr %q; want exit %d telling to run timeback serve", code, errOut, exitFailure)
+	}
+	var tables int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
+		schema).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 0 {
+		t.Errorf("report created %d tables in an empty schema, want none", tables)
+	}
+
+	// A schema one migration behind stays behind.
+	for _, stmt := range []string{
+		"CREATE TABLE " + schema + ".schema_migrations (version integer NOT NULL)",
+		"INSERT INTO " + schema + ".schema_migrations VALUES (1)",
+	} {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, _, errOut = runReportArgs(args...)
+	if code != exitFailure || !strings.Contains(errOut, "schema version 1") || !strings.Contains(errOut, "timeback serve") {
+		t.Errorf("old schema: exit %d, stderr %q; want the version and to run timeback serve", code, errOut)
+	}
+	var version int
+	if err := conn.QueryRow(ctx, "SELECT version FROM "+schema+".schema_migrations").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if version != 1 {
+		t.Errorf("report moved the schema version to %d, want it left at 1", version)
 	}
 }

@@ -14,7 +14,10 @@ package sqlfacts
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 	"time"
 
@@ -339,6 +342,18 @@ func unavailable(step string, err error) error {
 // timeback report that read facts while a server writes them. It fails when
 // the file is missing or has no facts tables.
 func OpenReader(ctx context.Context, path string) (*sql.DB, error) {
+	// SQLite reports a missing file and a folder as an unusable database,
+	// so they are told apart first.
+	switch info, err := os.Stat(path); {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("sqlfacts: database file %s does not exist: give the database of a timeback serve "+
+			"that keeps facts", path)
+	case err != nil:
+		return nil, fmt.Errorf("sqlfacts: open %s: %w", path, err)
+	case info.IsDir():
+		return nil, fmt.Errorf("sqlfacts: %s is a folder, not a database file: give the database of a "+
+			"timeback serve that keeps facts", path)
+	}
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
 		return nil, fmt.Errorf("sqlfacts: open %s: %w", path, err)
