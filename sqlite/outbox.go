@@ -155,9 +155,9 @@ func (tx *outboxTx) deleteStmt() (*sql.Stmt, error) {
 const maxWritesPerCommit = 256
 
 // OpenOutbox opens the outbox at path, creating the file and its folder when
-// missing, and locks it against other processes with an flock on the file
-// path+".lock", which stays beside it. The error wraps ErrOutboxLocked when
-// another process holds the lock.
+// missing, and locks it against other processes: on Unix with an flock on
+// the file path+".lock", which stays beside it. The error wraps
+// ErrOutboxLocked when another process holds the lock.
 func OpenOutbox(ctx context.Context, path string) (*Outbox, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: outbox path is empty")
