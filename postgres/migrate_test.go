@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"testing"
@@ -74,3 +75,23 @@ func TestMigrateWindowsToSpans(t *testing.T) {
 }
 
 func formatSeconds(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// TestReadOnlyOpen checks that a read-only store reads a migrated schema,
+// refuses an empty one and writes nothing.
+func TestReadOnlyOpen(t *testing.T) {
+	url := testURL(t)
+	schema := newSchema(t, url)
+	ctx := context.Background()
+	if _, err := postgres.Open(ctx, url, postgres.Config{Schema: schema, ReadOnly: true}); !errors.Is(err, postgres.ErrSchemaBehind) {
+		t.Fatalf("read-only open of a missing schema: %v, want ErrSchemaBehind", err)
+	}
+	openStore(t, url, schema, postgres.Config{}) // migrates
+	ro := openStore(t, url, schema, postgres.Config{ReadOnly: true})
+	if _, _, err := ro.Facts(ctx, facts.Query{}); err != nil {
+		t.Errorf("read facts: %v", err)
+	}
+	b := &timeback.Batch{JobID: "job-1", Sensor: "https://example.com/s"}
+	if _, err := ro.Append(ctx, []*timeback.Batch{b}); err == nil {
+		t.Error("append on a read-only store succeeded")
+	}
+}

@@ -40,6 +40,10 @@ type Config struct {
 	// Now returns the current time for stored and processed times. Nil
 	// means time.Now.
 	Now func() time.Time
+	// ReadOnly opens the store for reading only, for reports: Open checks
+	// that the schema is at this program's version instead of migrating
+	// it, and every transaction of the pool is read-only.
+	ReadOnly bool
 }
 
 // Store is a timeback.EventStore and a facts.Source in PostgreSQL.
@@ -57,7 +61,8 @@ var (
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // Open connects to the database at url, a postgres:// URL or a key=value
-// connection string, and applies the migrations it has not seen yet.
+// connection string, and applies the migrations it has not seen yet. With
+// cfg.ReadOnly it changes nothing and fails when the schema is behind.
 func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 	pc, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -73,11 +78,16 @@ func Open(ctx context.Context, url string, cfg Config) (*Store, error) {
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
+	prepare := migrate
+	if cfg.ReadOnly {
+		pc.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+		prepare = checkVersion
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	if err := migrate(ctx, pool, cfg.Schema); err != nil {
+	if err := prepare(ctx, pool, cfg.Schema); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -287,6 +297,36 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return nil
+}
+
+// ErrSchemaBehind is the error of a read-only Open on a database whose
+// schema lacks tables or migrations of this program.
+var ErrSchemaBehind = errors.New("postgres: schema is behind this program")
+
+// checkVersion fails unless the schema is at this program's version,
+// without changing anything.
+func checkVersion(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	var version int
+	err := pool.QueryRow(ctx, `SELECT version FROM schema_migrations`).Scan(&version)
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe) && pe.Code == "42P01": // undefined_table
+		return fmt.Errorf("%w: the database has no timeback tables: run timeback serve with this database "+
+			"first, which creates them", ErrSchemaBehind)
+	case errors.Is(err, pgx.ErrNoRows):
+		version = 0
+	case err != nil:
+		return fmt.Errorf("postgres: read schema version: %w", err)
+	}
+	switch {
+	case version < len(migrations):
+		return fmt.Errorf("%w: schema version %d is older than this program's %d: run timeback serve "+
+			"with this database first, which migrates it", ErrSchemaBehind, version, len(migrations))
+	case version > len(migrations):
+		return fmt.Errorf("postgres: schema version %d is newer than this program's %d: upgrade the program",
+			version, len(migrations))
 	}
 	return nil
 }

@@ -113,7 +113,7 @@ func reportRange(from, to, tz string, now time.Time) (facts.Range, error) {
 // file with or without a sqlite: prefix.
 func openFacts(ctx context.Context, db string) (facts.Source, func(), error) {
 	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
-		s, err := postgres.Open(ctx, db, postgres.Config{})
+		s, err := postgres.Open(ctx, db, postgres.Config{ReadOnly: true})
 		if err != nil {
 			return nil, nil, err
 		}
