@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/timeback/timeback-go/caliper"
 )
@@ -16,7 +15,7 @@ func (e *ActivityCompleted) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 1024)
 	b = e.Common.appendHead(b, TypeActivityEvent, ActionCompleted)
 	b = append(b, `,"generated":{"id":`...)
-	b = appendString(b, e.GeneratedID)
+	b = caliper.AppendString(b, e.GeneratedID)
 	b = append(b, `,"type":"`+TypeActivityMetrics+`","items":[`...)
 	b = appendMetric(b, "xpEarned", e.Metrics.XPEarned)
 	for _, opt := range []struct {
@@ -45,17 +44,17 @@ func (e *TimeSpent) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 1024)
 	b = e.Common.appendHead(b, TypeTimeSpentEvent, ActionSpentTime)
 	b = append(b, `,"generated":{"id":`...)
-	b = appendString(b, e.GeneratedID)
+	b = caliper.AppendString(b, e.GeneratedID)
 	b = append(b, `,"type":"`+TypeTimeSpentMetrics+`","items":[`...)
 	for i, it := range e.Items {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"type":`...)
-		b = appendString(b, string(it.Type))
+		b = caliper.AppendString(b, string(it.Type))
 		if it.SubType != "" {
 			b = append(b, `,"subType":`...)
-			b = appendString(b, it.SubType)
+			b = caliper.AppendString(b, it.SubType)
 		}
 		b = append(b, `,"value":`...)
 		b = appendNumber(b, it.Seconds)
@@ -79,23 +78,23 @@ func (e *TimeSpent) MarshalJSON() ([]byte, error) {
 // profile, id, type, action, eventTime, actor, object and edApp.
 func (c *Common) appendHead(b []byte, typ, action string) []byte {
 	b = append(b, `{"@context":"`+caliper.ContextV1p2+`","id":`...)
-	b = appendString(b, c.ID)
+	b = caliper.AppendString(b, c.ID)
 	b = append(b, `,"type":"`+typ+`","action":"`+action+`","profile":"`+ProfileTimeback+`"`...)
 	b = append(b, `,"eventTime":"`...)
 	b = append(b, caliper.FormatDateTime(c.EventTime)...)
 	b = append(b, `","actor":{"id":`...)
-	b = appendString(b, c.Actor.ID)
+	b = caliper.AppendString(b, c.Actor.ID)
 	b = append(b, `,"type":"`+TypeUser+`","email":`...)
-	b = appendString(b, c.Actor.Email)
+	b = caliper.AppendString(b, c.Actor.Email)
 	b = append(b, `},"object":{"id":`...)
-	b = appendString(b, c.Object.ID)
+	b = caliper.AppendString(b, c.Object.ID)
 	b = append(b, `,"type":"`+TypeActivityContext+`","subject":`...)
-	b = appendString(b, string(c.Object.Subject))
+	b = caliper.AppendString(b, string(c.Object.Subject))
 	b = append(b, `,"app":{"name":`...)
-	b = appendString(b, c.Object.AppName)
+	b = caliper.AppendString(b, c.Object.AppName)
 	if c.Object.AppID != "" {
 		b = append(b, `,"id":`...)
-		b = appendString(b, c.Object.AppID)
+		b = caliper.AppendString(b, c.Object.AppID)
 	}
 	b = append(b, '}')
 	b = appendNamed(b, "course", c.Object.Course)
@@ -103,7 +102,7 @@ func (c *Common) appendHead(b []byte, typ, action string) []byte {
 	b = append(b, '}')
 	if c.EdApp != "" {
 		b = append(b, `,"edApp":`...)
-		b = appendString(b, c.EdApp)
+		b = caliper.AppendString(b, c.EdApp)
 	}
 	return b
 }
@@ -120,16 +119,16 @@ func (c *Common) appendTail(b []byte) ([]byte, error) {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendString(b, name)
+		b = caliper.AppendString(b, name)
 		b = append(b, ':')
 	}
 	if c.RunID != "" {
 		member(extensionRunID)
-		b = appendString(b, c.RunID)
+		b = caliper.AppendString(b, c.RunID)
 	}
 	if c.CourseID != "" {
 		member(extensionCourseID)
-		b = appendString(b, c.CourseID)
+		b = caliper.AppendString(b, c.CourseID)
 	}
 	keys := make([]string, 0, len(c.Extensions))
 	for k := range c.Extensions {
@@ -154,11 +153,11 @@ func appendNamed(b []byte, name string, n *Named) []byte {
 	b = append(b, `,"`+name+`":{`...)
 	if n.ID != "" {
 		b = append(b, `"id":`...)
-		b = appendString(b, n.ID)
+		b = caliper.AppendString(b, n.ID)
 		b = append(b, ',')
 	}
 	b = append(b, `"name":`...)
-	b = appendString(b, n.Name)
+	b = caliper.AppendString(b, n.Name)
 	return append(b, '}')
 }
 
@@ -178,46 +177,4 @@ func appendNumber(b []byte, v float64) []byte {
 		return strconv.AppendFloat(b, v, 'f', -1, 64)
 	}
 	return strconv.AppendFloat(b, v, 'g', -1, 64)
-}
-
-// appendString writes s as a JSON string, escaping what JSON requires,
-// replacing invalid UTF-8 with U+FFFD and leaving other characters as they are.
-func appendString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, s[start:i]...)
-				b = append(b, "\ufffd"...)
-				start = i + 1
-			}
-			i += size
-			continue
-		}
-		if c >= 0x20 && c != '"' && c != '\\' {
-			i++
-			continue
-		}
-		b = append(b, s[start:i]...)
-		i++
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -2,7 +2,7 @@ package caliper
 
 import (
 	"slices"
-	"strconv"
+	"unicode/utf8"
 )
 
 func sortStrings(s []string) { slices.Sort(s) }
@@ -135,7 +135,7 @@ func (doc *document) appendCanonical(b []byte, i int32) []byte {
 	n := &doc.nodes[i]
 	switch n.kind {
 	case jsonString:
-		return appendJSONString(b, doc.text(i))
+		return AppendString(b, doc.text(i))
 	case jsonArray:
 		b = append(b, '[')
 		for c := n.first; c >= 0; c = doc.nodes[c].next {
@@ -168,7 +168,7 @@ func (doc *document) appendCanonical(b []byte, i int32) []byte {
 			if j > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, m.key)
+			b = AppendString(b, m.key)
 			b = append(b, ':')
 			b = doc.appendCanonical(b, m.node)
 		}
@@ -177,14 +177,28 @@ func (doc *document) appendCanonical(b []byte, i int32) []byte {
 	return append(b, doc.raw(i)...) // numbers as written, and the literals
 }
 
-// appendJSONString writes s as a JSON string with only the escapes JSON
-// requires: quote, backslash and control characters.
-func appendJSONString(b []byte, s string) []byte {
+// AppendString appends s to b as a JSON string with only the escapes JSON
+// requires: quote, backslash and control characters. Invalid UTF-8 becomes
+// U+FFFD, and every other character is written as it is. Canonical uses it,
+// so its output is part of the canonical form and must not change.
+func AppendString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, s[start:i]...)
+				b = append(b, "\ufffd"...)
+				start = i + 1
+			}
+			i += size
+			continue
+		}
 		if c >= 0x20 && c != '"' && c != '\\' {
+			i++
 			continue
 		}
 		b = append(b, s[start:i]...)
@@ -202,11 +216,10 @@ func appendJSONString(b []byte, s string) []byte {
 		case '\f':
 			b = append(b, '\\', 'f')
 		default:
-			b = append(b, `\u00`...)
-			b = strconv.AppendUint(b, uint64(c)>>4, 16)
-			b = strconv.AppendUint(b, uint64(c)&0xf, 16)
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 		}
-		start = i + 1
+		i++
+		start = i
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')

@@ -38,3 +38,18 @@ func TestExceedsWindowMilliseconds(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendStringEscapes(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain", `"plain"`},
+		{"quote \" and \\", `"quote \" and \\"`},
+		{"\b\f\n\r\t\x01", `"\b\f\n\r\t\u0001"`},
+		{"café ✓", `"café ✓"`},
+		{"bad \xff byte", `"bad ` + "\ufffd" + ` byte"`},
+	}
+	for _, tt := range tests {
+		if got := string(AppendString(nil, tt.in)); got != tt.want {
+			t.Errorf("AppendString(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}

@@ -82,48 +82,38 @@ func (r *Run) State() RunState {
 }
 
 // Pause counts the time from now on as inactive, until Resume.
-func (r *Run) Pause() error {
-	r.mu.Lock()
-	if err := r.checkOpen("pause"); err != nil {
-		r.mu.Unlock()
-		return err
-	}
-	if r.paused {
-		r.mu.Unlock()
-		return fmt.Errorf("%w: run %s; call Resume first", ErrAlreadyPaused, r.id)
-	}
-	if err := r.setState(true, r.hidden); err != nil {
-		r.mu.Unlock()
-		return err
-	}
-	r.mu.Unlock()
-
-	if f := r.t.cfg.OnPause; f != nil {
-		f(r.id)
-	}
-	return nil
-}
+func (r *Run) Pause() error { return r.setPaused(true) }
 
 // Resume counts the time from now on as active again, unless the run is
 // hidden.
-func (r *Run) Resume() error {
+func (r *Run) Resume() error { return r.setPaused(false) }
+
+// setPaused switches the run between paused and not paused, then calls the
+// OnPause or OnResume callback outside the lock.
+func (r *Run) setPaused(paused bool) error {
+	action, callback := "resume", r.t.cfg.OnResume
+	if paused {
+		action, callback = "pause", r.t.cfg.OnPause
+	}
+
 	r.mu.Lock()
-	if err := r.checkOpen("resume"); err != nil {
-		r.mu.Unlock()
-		return err
-	}
-	if !r.paused {
-		r.mu.Unlock()
-		return fmt.Errorf("%w: run %s; call Pause first", ErrNotPaused, r.id)
-	}
-	if err := r.setState(false, r.hidden); err != nil {
-		r.mu.Unlock()
-		return err
+	err := r.checkOpen(action)
+	switch {
+	case err != nil:
+	case paused && r.paused:
+		err = fmt.Errorf("%w: run %s; call Resume first", ErrAlreadyPaused, r.id)
+	case !paused && !r.paused:
+		err = fmt.Errorf("%w: run %s; call Pause first", ErrNotPaused, r.id)
+	default:
+		err = r.setState(paused, r.hidden)
 	}
 	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
 
-	if f := r.t.cfg.OnResume; f != nil {
-		f(r.id)
+	if callback != nil {
+		callback(r.id)
 	}
 	return nil
 }
