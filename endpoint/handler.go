@@ -11,7 +11,6 @@ package endpoint
 
 import (
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,8 +57,13 @@ type Config struct {
 	// Store keeps the events.
 	Store timeback.EventStore
 	// Tokens are the accepted Bearer tokens. Empty means no
-	// authentication; the caller then serves on loopback only.
+	// authentication; the caller then serves on loopback only. With
+	// tokens, a browser signs in to the dashboard at /dashboard/login
+	// with one of them.
 	Tokens []string
+	// SessionMaxAge is how long a dashboard login lasts. Zero means
+	// DefaultSessionMaxAge.
+	SessionMaxAge time.Duration
 	// MaxBodyBytes is the largest envelope accepted, in bytes. Zero means
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -89,6 +93,7 @@ type Config struct {
 type Handler struct {
 	store     timeback.EventStore
 	tokens    [][sha256.Size]byte
+	rawTokens [][]byte // keys of the session cookie's HMAC
 	maxBody   int64
 	strict    bool
 	log       *slog.Logger
@@ -97,6 +102,9 @@ type Handler struct {
 	newJobID  func() string
 	committer *committer
 	mux       *http.ServeMux
+
+	sessionMaxAge time.Duration
+	sameOrigin    *http.CrossOriginProtection
 
 	rejectMu      sync.Mutex
 	rejectLimiter *rate.Limiter
@@ -117,12 +125,19 @@ func New(cfg Config) (*Handler, error) {
 		now:      cfg.Now,
 		newJobID: cfg.NewJobID,
 		mux:      http.NewServeMux(),
+
+		sessionMaxAge: cfg.SessionMaxAge,
+		sameOrigin:    http.NewCrossOriginProtection(),
+	}
+	if h.sessionMaxAge <= 0 {
+		h.sessionMaxAge = DefaultSessionMaxAge
 	}
 	for i, tok := range cfg.Tokens {
 		if tok == "" {
 			return nil, errors.New("endpoint: Config.Tokens[" + itoa(i) + "] is empty")
 		}
 		h.tokens = append(h.tokens, sha256.Sum256([]byte(tok)))
+		h.rawTokens = append(h.rawTokens, []byte(tok))
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
@@ -158,6 +173,9 @@ func (h *Handler) routes() {
 	h.handle("GET /jobs/{id}/status", true, h.jobStatus)
 	h.handle("GET /caliper/config", true, h.config)
 	h.handle("GET /healthz", false, h.healthz)
+	h.handle("GET "+loginPath, false, h.loginForm)
+	h.handle("POST "+loginPath, false, h.login)
+	h.handle("POST /dashboard/logout", false, h.logout)
 	h.mux.Handle("GET /metrics", h.instrument("GET /metrics", h.authenticate(
 		promhttp.HandlerFor(h.metrics.registry, promhttp.HandlerOpts{}))))
 	h.handle("/", false, h.notFound)
@@ -187,22 +205,30 @@ func (h *Handler) Close() { h.committer.close() }
 // authenticate rejects requests without one of the configured Bearer
 // tokens. Every token is compared, in constant time on SHA-256 digests, so
 // that the reply time reveals nothing about a token's content or length.
+// A request without an Authorization header may instead carry the
+// dashboard's session cookie, for GET and HEAD of the dashboard and the
+// analytics API only; a browser asking for a dashboard page without
+// either is sent to the login form.
 func (h *Handler) authenticate(next http.Handler) http.Handler {
 	if len(h.tokens) == 0 {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		header := r.Header.Get("Authorization")
+		if header == "" && sessionPath(r) && h.validSession(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		scheme, token, ok := strings.Cut(header, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			if header == "" && wantsLoginForm(r) {
+				http.Redirect(w, r, loginPath, http.StatusSeeOther)
+				return
+			}
 			h.unauthorized(w, r, "missing Bearer token: send Authorization: Bearer <token>")
 			return
 		}
-		digest := sha256.Sum256([]byte(strings.TrimSpace(token)))
-		match := 0
-		for i := range h.tokens {
-			match |= subtle.ConstantTimeCompare(digest[:], h.tokens[i][:])
-		}
-		if match != 1 {
+		if !h.matchToken(strings.TrimSpace(token)) {
 			h.unauthorized(w, r, "invalid Bearer token")
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -692,5 +693,69 @@ func TestRedactURL(t *testing.T) {
 		if got := redactURL(tt.in); got != tt.want {
 			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestServeDashboardLogin signs a browser-like client in to the dashboard
+// of a server with tokens: redirected to the form, then back with a cookie.
+func TestServeDashboardLogin(t *testing.T) {
+	s := testbin.Start(t, "--token", "school-token")
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, s.URL+path, nil)
+		req.Header.Set("Accept", "text/html")
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+
+	resp, body := get("/")
+	if resp.Request.URL.Path != "/dashboard/login" || !strings.Contains(body, `name="token"`) {
+		t.Fatalf("dashboard without login ended at %s (%d), want the login form:\n%s", resp.Request.URL, resp.StatusCode, body)
+	}
+	post := func(token string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, s.URL+"/dashboard/login",
+			strings.NewReader(url.Values{"token": {token}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", s.URL)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatalf("POST /dashboard/login: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post("wrong"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("login with a wrong token: status %d, want 401", resp.StatusCode)
+	}
+	if resp := post("school-token"); resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
+		t.Fatalf("login ended at %s with %d, want the dashboard with 200", resp.Request.URL, resp.StatusCode)
+	}
+	if resp, body := get("/"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "<html") {
+		t.Errorf("dashboard after login: status %d, body %.200s", resp.StatusCode, body)
+	}
+
+	// The cookie does not post events.
+	u, _ := url.Parse(s.URL)
+	var cookie []string
+	for _, c := range jar.Cookies(u) {
+		cookie = append(cookie, "Cookie", c.Name+"="+c.Value)
+	}
+	env := serveEnvelope(fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID))
+	if r, err := servePost(t, http.DefaultClient, s.URL, "/caliper/event", env, cookie...); err != nil ||
+		r.status != http.StatusUnauthorized {
+		t.Errorf("post with only the session cookie: %v, status %d, want 401", err, r.status)
 	}
 }
