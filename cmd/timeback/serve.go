@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -319,7 +318,7 @@ func openStore(ctx context.Context, cfg *serveConfig) (timeback.EventStore, fact
 
 	// The fact writer runs only on Append, so the facts tables exist
 	// before the first envelope arrives.
-	s, err := sqlite.Open(ctx, cfg.db, sqlite.Config{Facts: profileFacts{sqlfacts.Writer{}}})
+	s, err := sqlite.Open(ctx, cfg.db, sqlite.Config{Facts: sqlfacts.Writer{}})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -328,26 +327,4 @@ func openStore(ctx context.Context, cfg *serveConfig) (timeback.EventStore, fact
 		return nil, nil, err
 	}
 	return s, sqlfacts.Reader{DB: s.DB()}, nil
-}
-
-// profileFacts passes only the TimebackProfile events of a batch to next.
-// Facts exist for those events alone, and other Caliper events may take
-// shapes the facts decoder rejects, such as an actor given as an IRI
-// string, which would fail their whole envelope.
-type profileFacts struct {
-	next timeback.FactWriter[*sql.Tx]
-}
-
-func (f profileFacts) WriteFacts(ctx context.Context, tx *sql.Tx, b *timeback.Batch,
-	added []*timeback.StoredEvent) error {
-	kept := make([]*timeback.StoredEvent, 0, len(added))
-	for _, ev := range added {
-		if ev.Profile == "TimebackProfile" {
-			kept = append(kept, ev)
-		}
-	}
-	if len(kept) == 0 {
-		return nil
-	}
-	return f.next.WriteFacts(ctx, tx, b, kept)
 }

@@ -642,31 +642,7 @@ func TestServeWithoutFacts(t *testing.T) {
 
 // TestServePostgres runs the endpoint on PostgreSQL in a schema of its own.
 func TestServePostgres(t *testing.T) {
-	dbURL := os.Getenv("TIMEBACK_TEST_POSTGRES")
-	if dbURL == "" {
-		t.Skip("TIMEBACK_TEST_POSTGRES is not set: set it to a postgres:// URL to run PostgreSQL tests")
-	}
-	schema := fmt.Sprintf("serve_test_%d", time.Now().UnixNano())
-	conn, err := pgx.Connect(t.Context(), dbURL)
-	if err != nil {
-		t.Fatalf("connect to TIMEBACK_TEST_POSTGRES: %v", err)
-	}
-	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		conn.Close(context.Background())
-	})
-
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	s := testbin.Start(t, "--db", u.String())
+	s := testbin.Start(t, "--db", postgresServeURL(t))
 
 	env := serveEnvelope(fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID), fmt.Sprintf(serveCompletedEvent, serveCompletedID))
 	r, err := servePost(t, http.DefaultClient, s.URL, "/caliper/event", env)
@@ -757,5 +733,72 @@ func TestServeDashboardLogin(t *testing.T) {
 	if r, err := servePost(t, http.DefaultClient, s.URL, "/caliper/event", env, cookie...); err != nil ||
 		r.status != http.StatusUnauthorized {
 		t.Errorf("post with only the session cookie: %v, status %d, want 401", err, r.status)
+	}
+}
+
+// postgresServeURL returns the TIMEBACK_TEST_POSTGRES URL with a schema of
+// the test's own as search_path, dropped when the test ends. It skips the
+// test without the variable.
+func postgresServeURL(t *testing.T) string {
+	t.Helper()
+	dbURL := os.Getenv("TIMEBACK_TEST_POSTGRES")
+	if dbURL == "" {
+		t.Skip("TIMEBACK_TEST_POSTGRES is not set: set it to a postgres:// URL to run PostgreSQL tests")
+	}
+	schema := fmt.Sprintf("serve_test_%d", time.Now().UnixNano())
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	if err != nil {
+		t.Fatalf("connect to TIMEBACK_TEST_POSTGRES: %v", err)
+	}
+	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		conn.Close(context.Background())
+	})
+
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// TestServeMixedEnvelopeKeepsFacts posts an envelope that mixes a Caliper
+// event of another profile, with an IRI actor, and TimebackProfile events,
+// and checks that SQLite and PostgreSQL store all of them with the facts of
+// the TimebackProfile ones.
+func TestServeMixedEnvelopeKeepsFacts(t *testing.T) {
+	other, err := os.ReadFile(filepath.Join(fixtures.Dir(t), "v1p2", "caliperEventNavigationNavigatedToWebPageThinned.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := serveEnvelope(string(other), fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID),
+		fmt.Sprintf(serveCompletedEvent, serveCompletedID))
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			var args []string
+			if db == "postgres" {
+				args = []string{"--db", postgresServeURL(t)}
+			}
+			s := testbin.Start(t, args...)
+			r, err := servePost(t, http.DefaultClient, s.URL, "/caliper/event", env)
+			if err != nil || r.status != http.StatusOK {
+				t.Fatalf("post: %v, status %d, body %s", err, r.status, r.body)
+			}
+			for _, id := range []string{"urn:uuid:71657137-8e6e-44f8-8499-e1c3df6810d2", serveTimeSpentID, serveCompletedID} {
+				if got := serveGet(t, s.URL, "/caliper/events/"+id); got.status != http.StatusOK {
+					t.Errorf("event %s: status %d, want 200", id, got.status)
+				}
+			}
+			want := []serveDay{{Date: "2026-01-27", XP: 80, ActiveSeconds: 15, Completions: 1}}
+			if days := serveDaily(t, s.URL); fmt.Sprint(days) != fmt.Sprint(want) {
+				t.Errorf("days = %+v, want %+v", days, want)
+			}
+		})
 	}
 }
