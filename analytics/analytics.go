@@ -20,7 +20,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/timeback/timeback-go"
@@ -76,8 +78,38 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// ServeHTTP routes the request.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// ServeHTTP routes the request. A query with a parameter that url.Values
+// would drop, such as one with a semicolon or a bad escape, is a 400, so
+// that a misspelt zone or date never falls back to its default.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := checkQuery(r.URL.RawQuery); err != nil {
+		if strings.HasPrefix(r.URL.Path, "/analytics/") {
+			h.fail(w, r, err)
+			return
+		}
+		h.renderError(w, r, &page{Title: "Invalid query", Range: facts.Range{Loc: time.UTC}}, err)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// checkQuery returns an error naming the first parameter of raw that
+// url.ParseQuery rejects.
+func checkQuery(raw string) error {
+	for part := range strings.SplitSeq(raw, "&") {
+		if _, err := url.ParseQuery(part); err != nil {
+			name, _, _ := strings.Cut(part, "=")
+			msg := fmt.Sprintf("invalid query parameter %q: %v", part, err)
+			if strings.Contains(part, ";") {
+				msg = fmt.Sprintf("invalid query parameter %q: it contains a semicolon; separate parameters "+
+					"with & and encode a semicolon in a value as %%3B", part)
+			}
+			return &timeback.Error{Code: timeback.CodeInvalid, Message: msg,
+				Fields: []timeback.FieldError{{Path: name, Message: msg}}}
+		}
+	}
+	return nil
+}
 
 // queryRange reads from, to and tz of r. A missing to is today in tz and a
 // missing from is DefaultDays-1 days before to.

@@ -381,3 +381,17 @@ func TestUnknownStudentIs404(t *testing.T) {
 		t.Errorf("known student outside the facts: %d with %d days, want 200 with 3 days", code, len(d.Days))
 	}
 }
+
+// TestQueryWithSemicolon checks that a parameter which Go's URL parser
+// drops, for a semicolon or a bad escape, is an error and not a silent
+// default.
+func TestQueryWithSemicolon(t *testing.T) {
+	srv := newServer(t, seed(t))
+	for _, q := range []string{"tz=America/Chicago;x", "from=2026-01-27;&to=2026-01-28", "tz=%zz"} {
+		var e struct{ Status, Message string }
+		u := srv.URL + "/analytics/students/" + url.PathEscape(student) + "/daily?" + q
+		if code := get(t, u, &e); code != 400 || e.Status != "error" {
+			t.Errorf("GET daily?%s = %d %+v, want 400", q, code, e)
+		}
+	}
+}

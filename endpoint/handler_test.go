@@ -498,6 +498,8 @@ func TestListEventsRejectsBadQuery(t *testing.T) {
 		{"?cursor=abc", "cursor"},
 		{"?actor=x", "actor"},
 		{"?limit=1&limit=2", "once"},
+		{"?sensor=%27;DROP%20TABLE%20events;--", "semicolon"},
+		{"?actorId=a%zz", "actorId"},
 	}
 	for _, tt := range tests {
 		wantError(t, tt.query, ts.get(t, "/caliper/events"+tt.query), http.StatusBadRequest, tt.mention)

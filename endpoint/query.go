@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	timeback "github.com/timeback/timeback-go"
@@ -38,7 +39,12 @@ type pagination struct {
 var queryParams = []string{"limit", "offset", "cursor", "sensor", "startDate", "endDate", "actorId", "actorEmail"}
 
 func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
-	q, err := parseEventQuery(r.URL.Query())
+	v, err := parseQuery(r.URL.RawQuery)
+	if err != nil {
+		h.writeError(w, err)
+		return
+	}
+	q, err := parseEventQuery(v)
 	if err != nil {
 		h.writeError(w, err)
 		return
@@ -60,6 +66,33 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
 		reply.Pagination.Limit = timeback.DefaultEventLimit
 	}
 	writeJSON(w, http.StatusOK, reply)
+}
+
+// parseQuery parses a raw query string like url.ParseQuery, but rejects
+// the parameters that url.Values would drop, such as one with a semicolon
+// or a bad escape, so that a filter never silently lists everything.
+func parseQuery(raw string) (url.Values, error) {
+	v := url.Values{}
+	for part := range strings.SplitSeq(raw, "&") {
+		if part == "" {
+			continue
+		}
+		if _, err := url.ParseQuery(part); err != nil {
+			name, _, _ := strings.Cut(part, "=")
+			msg := fmt.Sprintf("invalid query parameter %q: %v", part, err)
+			if strings.Contains(part, ";") {
+				msg = fmt.Sprintf("invalid query parameter %q: it contains a semicolon; separate parameters "+
+					"with & and encode a semicolon in a value as %%3B", part)
+			}
+			return nil, &timeback.Error{Code: timeback.CodeInvalid, Message: "invalid query: " + msg,
+				Fields: []timeback.FieldError{{Path: name, Message: msg}}}
+		}
+		pv, _ := url.ParseQuery(part)
+		for k, vs := range pv {
+			v[k] = append(v[k], vs...)
+		}
+	}
+	return v, nil
 }
 
 // parseEventQuery reads the listing parameters, rejecting unknown ones so
