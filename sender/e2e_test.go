@@ -258,9 +258,12 @@ func TestOutageEventsWaitOnDisk(t *testing.T) {
 		t.Skip("skipped in -short mode: sends 20,000 events to timeback serve")
 	}
 	const total = 20000
-	addr := freeAddr(t)
+	// The switch holds its port for the whole test and refuses every
+	// connection until it forwards to the server, so no other process can
+	// take the port during the outage and receive the events.
+	sw := newSwitch(t)
 	c := newClient(t, sender.Config{
-		Environment: "http://" + addr,
+		Environment: sw.URL(),
 		OutboxPath:  filepath.Join(t.TempDir(), "outbox.db"),
 		MinBackoff:  10 * time.Millisecond,
 		MaxBackoff:  100 * time.Millisecond,
@@ -293,14 +296,82 @@ func TestOutageEventsWaitOnDisk(t *testing.T) {
 	if st.Delivered != 0 || st.Queued+st.InFlight != total {
 		t.Errorf("Stats() while the server is down = %+v, want %d queued and none delivered", st, total)
 	}
+	if got := sw.Refused(); got == 0 {
+		t.Errorf("the switch refused no connection during the outage; the sender did not retry")
+	}
 
-	srv := testbin.Start(t, "--addr", addr)
+	srv := testbin.Start(t)
+	sw.Forward(srv.Addr)
 	flushCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := c.Flush(flushCtx); err != nil {
 		t.Fatalf("Flush after the server returned: %v", err)
 	}
 	checkStored(t, srv.URL, total)
+}
+
+// tcpSwitch is a TCP proxy on a loopback port of its own. Until Forward is
+// called it closes every connection it accepts, as a server that is down;
+// then it forwards each connection to the target address.
+type tcpSwitch struct {
+	ln      net.Listener
+	target  atomic.Pointer[string]
+	refused atomic.Int64
+}
+
+func newSwitch(t *testing.T) *tcpSwitch {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sw := &tcpSwitch{ln: ln}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go sw.handle(conn)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	return sw
+}
+
+// URL returns the base URL of the switch.
+func (sw *tcpSwitch) URL() string { return "http://" + sw.ln.Addr().String() }
+
+// Forward sends the connections accepted from now on to addr.
+func (sw *tcpSwitch) Forward(addr string) { sw.target.Store(&addr) }
+
+// Refused counts the connections closed while no target was set.
+func (sw *tcpSwitch) Refused() int64 { return sw.refused.Load() }
+
+func (sw *tcpSwitch) handle(conn net.Conn) {
+	defer conn.Close()
+	target := sw.target.Load()
+	if target == nil {
+		sw.refused.Add(1)
+		if tc, ok := conn.(*net.TCPConn); ok {
+			tc.SetLinger(0) // reset, as a closed port does
+		}
+		return
+	}
+	up, err := net.Dial("tcp", *target)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	copied := make(chan struct{}, 2)
+	go func() { io.Copy(up, conn); copied <- struct{}{} }()
+	go func() { io.Copy(conn, up); copied <- struct{}{} }()
+	<-copied
 }
 
 func TestCloseExpiredNextProcessDelivers(t *testing.T) {
@@ -330,18 +401,6 @@ func TestCloseExpiredNextProcessDelivers(t *testing.T) {
 		t.Fatalf("next process failed: %v", err)
 	}
 	checkStored(t, base, 100)
-}
-
-// freeAddr returns a loopback address that nothing listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 func heapInUse() uint64 {
