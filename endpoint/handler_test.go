@@ -326,6 +326,14 @@ func TestPostRejectsBadEnvelopes(t *testing.T) {
 	for _, tt := range tests {
 		wantError(t, tt.name, ts.post(t, tt.body), tt.status, tt.mentions...)
 	}
+	var version struct{ Message string }
+	json.Unmarshal(ts.post(t, v1p1).body, &version)
+	if n := strings.Count(version.Message, "unsupported dataVersion"); n != 1 {
+		t.Errorf("422 message says unsupported dataVersion %d times, want once: %q", n, version.Message)
+	}
+	if !strings.Contains(version.Message, "v1p1") || !strings.Contains(version.Message, "v1p2") {
+		t.Errorf("422 message does not name the sent and the accepted version: %q", version.Message)
+	}
 	list := ts.get(t, "/caliper/events").json(t)
 	if events := list["events"].([]any); len(events) != 0 {
 		t.Errorf("stored %d events from rejected envelopes", len(events))

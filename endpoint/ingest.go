@@ -219,10 +219,17 @@ func problemRejection(sensor string, report caliper.Report, failing caliper.Prob
 	}
 	for _, p := range failing {
 		if p.Pointer == "/dataVersion" {
+			// The validator's message may already name the problem and
+			// the accepted version; it is then given as it is.
+			msg := p.Message
+			if !strings.Contains(msg, "dataVersion") {
+				msg = "unsupported dataVersion: " + msg
+			}
+			if !strings.Contains(msg, caliper.ContextV1p2) {
+				msg += "; send " + caliper.ContextV1p2
+			}
 			return &rejection{reason: reasonVersion, sensor: sensor, err: &timeback.Error{
-				Code:    timeback.CodeUnsupportedVersion,
-				Message: "unsupported dataVersion: " + p.Message + "; send " + caliper.ContextV1p2,
-				Fields:  fields}}
+				Code: timeback.CodeUnsupportedVersion, Message: msg, Fields: fields}}
 		}
 	}
 	reason, msg := reasonInvalid, "invalid envelope"
