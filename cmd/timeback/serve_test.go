@@ -205,6 +205,23 @@ func serveID(worker, n int) string {
 	return fmt.Sprintf("urn:uuid:00000000-0000-4000-8%03d-%012d", worker, n)
 }
 
+// serveClient bounds every request of these tests, so that a server that
+// stops answering fails the test instead of hanging it.
+var serveClient = &http.Client{Timeout: 30 * time.Second}
+
+// receiveIDs waits for the ids that postStream returns, failing the test
+// when the workers do not stop within a minute.
+func receiveIDs(t *testing.T, result <-chan []string) []string {
+	t.Helper()
+	select {
+	case ids := <-result:
+		return ids
+	case <-time.After(time.Minute):
+		t.Fatal("the posting workers did not stop within a minute of the server's end")
+		return nil
+	}
+}
+
 type serveReply struct {
 	status int
 	body   []byte
@@ -235,7 +252,7 @@ func serveGet(t *testing.T, base, path string, header ...string) serveReply {
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := serveClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
@@ -250,7 +267,7 @@ func TestServeProductExamples(t *testing.T) {
 	completed := fmt.Sprintf(serveCompletedEvent, serveCompletedID)
 	spent := fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID)
 
-	r, err := servePost(t, http.DefaultClient, base, "/caliper/event", serveEnvelope(completed, spent), auth...)
+	r, err := servePost(t, serveClient, base, "/caliper/event", serveEnvelope(completed, spent), auth...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +315,7 @@ func TestServeEnvelopeFixtures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := servePost(t, http.DefaultClient, base, "/caliper/event", string(body))
+		r, err := servePost(t, serveClient, base, "/caliper/event", string(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -320,7 +337,7 @@ func TestServeRejectsInvalidFixtures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := servePost(t, http.DefaultClient, base, "/caliper/event", serveEnvelope(string(item)))
+		r, err := servePost(t, serveClient, base, "/caliper/event", serveEnvelope(string(item)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -343,7 +360,7 @@ func TestServeConcurrentPostsOfOneEnvelope(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { replies[i], errs[i] = servePost(t, http.DefaultClient, base, "/caliper/event", env) })
+		wg.Go(func() { replies[i], errs[i] = servePost(t, serveClient, base, "/caliper/event", env) })
 	}
 	wg.Wait()
 
@@ -425,7 +442,7 @@ func TestServeKeepsAcceptedEventsAfterSIGKILL(t *testing.T) {
 	}
 	s.Kill(t)
 	close(stop)
-	ids := <-result
+	ids := receiveIDs(t, result)
 	if len(ids) == 0 {
 		t.Fatal("no envelope was accepted before the kill")
 	}
@@ -460,7 +477,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 		t.Errorf("exit after SIGTERM: %v", err)
 	}
 	close(stop)
-	ids := <-result
+	ids := receiveIDs(t, result)
 	for _, want := range []string{`msg="stopping`, "msg=stopped"} {
 		if !strings.Contains(s.Log(), want) {
 			t.Errorf("log lacks %q:\n%s", want, s.Log())
@@ -484,7 +501,7 @@ func TestServeSurvivesBadInput(t *testing.T) {
 	// A reader without a length makes the client send a chunked body.
 	req, _ := http.NewRequest("POST", s.URL+"/caliper/event", io.MultiReader(strings.NewReader(big)))
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := serveClient.Do(req)
 	if err != nil {
 		t.Fatalf("chunked post: %v", err)
 	}
@@ -504,7 +521,7 @@ func TestServeSurvivesBadInput(t *testing.T) {
 	} {
 		req, _ := http.NewRequest("POST", s.URL+"/caliper/event", strings.NewReader(valid))
 		req.Header.Set("Content-Type", tt.contentType)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := serveClient.Do(req)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
@@ -567,7 +584,7 @@ func TestServeSurvivesBadInput(t *testing.T) {
 	if r := serveGet(t, s.URL, "/healthz"); r.status != http.StatusOK {
 		t.Errorf("healthz after bad input: status %d", r.status)
 	}
-	r, err := servePost(t, http.DefaultClient, s.URL, "/caliper/event", valid)
+	r, err := servePost(t, serveClient, s.URL, "/caliper/event", valid)
 	if err != nil || r.status != http.StatusOK {
 		t.Errorf("valid post after bad input: %v, status %d, body %s", err, r.status, r.body)
 	}
@@ -617,7 +634,7 @@ func TestServeKeepsFactsOnIngest(t *testing.T) {
 	auth := []string{"Authorization", "Bearer facts-token"}
 	env := serveEnvelope(fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID), fmt.Sprintf(serveCompletedEvent, serveCompletedID))
 	for i := range 2 {
-		r, err := servePost(t, http.DefaultClient, s.URL, "/caliper/event", env, auth...)
+		r, err := servePost(t, serveClient, s.URL, "/caliper/event", env, auth...)
 		if err != nil || r.status != http.StatusOK {
 			t.Fatalf("post %d: %v, status %d, body %s", i, err, r.status, r.body)
 		}
@@ -645,7 +662,7 @@ func TestServePostgres(t *testing.T) {
 	s := testbin.Start(t, "--db", postgresServeURL(t))
 
 	env := serveEnvelope(fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID), fmt.Sprintf(serveCompletedEvent, serveCompletedID))
-	r, err := servePost(t, http.DefaultClient, s.URL, "/caliper/event", env)
+	r, err := servePost(t, serveClient, s.URL, "/caliper/event", env)
 	if err != nil || r.status != http.StatusOK {
 		t.Fatalf("post: %v, status %d, body %s", err, r.status, r.body)
 	}
@@ -730,7 +747,7 @@ func TestServeDashboardLogin(t *testing.T) {
 		cookie = append(cookie, "Cookie", c.Name+"="+c.Value)
 	}
 	env := serveEnvelope(fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID))
-	if r, err := servePost(t, http.DefaultClient, s.URL, "/caliper/event", env, cookie...); err != nil ||
+	if r, err := servePost(t, serveClient, s.URL, "/caliper/event", env, cookie...); err != nil ||
 		r.status != http.StatusUnauthorized {
 		t.Errorf("post with only the session cookie: %v, status %d, want 401", err, r.status)
 	}
@@ -786,7 +803,7 @@ func TestServeMixedEnvelopeKeepsFacts(t *testing.T) {
 				args = []string{"--db", postgresServeURL(t)}
 			}
 			s := testbin.Start(t, args...)
-			r, err := servePost(t, http.DefaultClient, s.URL, "/caliper/event", env)
+			r, err := servePost(t, serveClient, s.URL, "/caliper/event", env)
 			if err != nil || r.status != http.StatusOK {
 				t.Fatalf("post: %v, status %d, body %s", err, r.status, r.body)
 			}

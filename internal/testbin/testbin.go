@@ -209,8 +209,13 @@ func (s *Server) Stop(t testing.TB) error {
 		return s.err
 	case <-time.After(StopTimeout):
 		s.cmd.Process.Kill()
-		<-s.done
 		t.Errorf("testbin: timeback serve did not stop within %v of SIGTERM", StopTimeout)
+		select {
+		case <-s.done:
+		case <-time.After(StopTimeout):
+			t.Errorf("testbin: timeback serve did not end within %v of SIGKILL either", StopTimeout)
+			return errors.New("testbin: timeback serve did not end")
+		}
 		return s.err
 	}
 }
@@ -220,7 +225,11 @@ func (s *Server) Stop(t testing.TB) error {
 func (s *Server) Kill(t testing.TB) {
 	t.Helper()
 	s.cmd.Process.Kill()
-	<-s.done
+	select {
+	case <-s.done:
+	case <-time.After(StopTimeout):
+		t.Fatalf("testbin: timeback serve did not end within %v of SIGKILL", StopTimeout)
+	}
 }
 
 // flagValue returns the value of --name or -name in args, in either the

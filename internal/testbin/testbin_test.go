@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestStartServerListens(t *testing.T) {
@@ -14,7 +15,7 @@ func TestStartServerListens(t *testing.T) {
 	if !strings.HasPrefix(base, "http://127.0.0.1:") || strings.HasSuffix(base, ":0") {
 		t.Fatalf("base URL = %q, want http://127.0.0.1:<port>", base)
 	}
-	resp, err := http.Get(base + "/healthz")
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(base + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
