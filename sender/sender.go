@@ -277,24 +277,44 @@ func encodeEvent(ev timeback.Event) ([]byte, error) {
 
 // isCompact reports whether raw has no white space outside JSON strings. It
 // is much cheaper than json.Compact, and encoders such as MarshalJSON
-// usually write compact JSON already.
+// usually write compact JSON already. It skips each string with
+// bytes.IndexByte, so most bytes are not looked at one by one.
 func isCompact(raw []byte) bool {
-	inString := false
 	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		switch {
-		case inString && c == '\\':
-			i++ // the escaped byte cannot end the string
-		case inString && c == '"':
-			inString = false
-		case inString:
-		case c == '"':
-			inString = true
-		case c == ' ', c == '\t', c == '\n', c == '\r':
+		switch raw[i] {
+		case ' ', '\t', '\n', '\r':
 			return false
+		case '"':
+			end := stringEnd(raw, i+1)
+			if end < 0 {
+				return true // validation rejects the unterminated string
+			}
+			i = end
 		}
 	}
 	return true
+}
+
+// stringEnd returns the index of the quote that ends the JSON string whose
+// content starts at from, or -1 when the string does not end.
+func stringEnd(raw []byte, from int) int {
+	for {
+		k := bytes.IndexByte(raw[from:], '"')
+		if k < 0 {
+			return -1
+		}
+		end := from + k
+		// The quote ends the string unless an odd number of backslashes
+		// escapes it.
+		backslashes := 0
+		for j := end - 1; j >= from && raw[j] == '\\'; j-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return end
+		}
+		from = end + 1
+	}
 }
 
 // check validates one encoded event and returns its id.
