@@ -75,16 +75,33 @@ var outboxMigrations = []string{
 }
 
 // Outbox is a durable queue of events in a SQLite file. Writes of concurrent
-// callers share one transaction and one fsync (group commit), and every write
-// method returns only after its commit is durable. Only one process may have
-// an outbox open at a time. Its methods are safe for concurrent use.
+// callers share one transaction (group commit), and every write method
+// returns only after its commit is durable. Only one process may have an
+// outbox open at a time. Its methods are safe for concurrent use.
+//
+// The commits are pipelined: one connection writes the transactions with
+// synchronous=NORMAL, which in WAL mode writes a commit to the WAL file
+// without an fsync, and a second goroutine fsyncs the WAL file and then
+// releases the callers of every commit that ended before the fsync began.
+// So the next transaction is written while the previous one is being made
+// durable, and one fsync covers several commits. The writing connection stays
+// open while the outbox is, so SQLite never deletes the WAL file under it.
 type Outbox struct {
-	path   string
-	db     *sql.DB
-	lock   *os.File
-	writes chan *outboxWrite
-	stop   chan struct{}
-	done   chan struct{}
+	path string
+	db   *sql.DB
+	// conn is the only connection that writes. Only the commit loop uses
+	// it, and with it stmts, the statements prepared on it by query.
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+	peek  *sql.Stmt
+	wal   *os.File // the WAL file, opened to fsync it
+	lock  *os.File
+
+	writes   chan *outboxWrite
+	syncs    chan []*outboxWrite // committed writes waiting for the fsync
+	stop     chan struct{}
+	done     chan struct{} // closed when the commit loop has stopped
+	syncDone chan struct{} // closed when the sync loop has stopped
 
 	mu     sync.RWMutex // guards closed against the writes channel
 	closed bool
@@ -97,18 +114,29 @@ type outboxWrite struct {
 	result chan error
 }
 
-// outboxTx is a transaction shared by several writes, with the statements
-// they have in common prepared once. Appended entries wait in pending and
-// are inserted together, with few statements, before the commit.
+// outboxTx is a transaction shared by several writes on the writing
+// connection. Appended entries wait in pending and are inserted together,
+// with few statements, before the commit.
 type outboxTx struct {
-	*sql.Tx
-	delete  *sql.Stmt
+	o       *Outbox
 	pending []*OutboxEntry
+	args    []any
 }
 
-// insertChunk is the most rows one INSERT statement carries: 3 variables a
-// row stays far below SQLite's default limit of 32766 variables.
-const insertChunk = 500
+// exec runs query in the transaction with a statement prepared once for the
+// life of the outbox.
+func (tx *outboxTx) exec(query string, args ...any) (sql.Result, error) {
+	stmt, err := tx.o.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return stmt.Exec(args...)
+}
+
+// insertChunk is the most rows one INSERT statement carries. Each row count
+// up to it gets a statement of its own, prepared once, so it stays small:
+// 3 variables a row are far below SQLite's default limit of 32766.
+const insertChunk = 64
 
 // insertPending inserts the pending entries and sets their Seq. Within one
 // INSERT, SQLite assigns the AUTOINCREMENT rowids of the rows in order and
@@ -117,13 +145,12 @@ const insertChunk = 500
 func (tx *outboxTx) insertPending() error {
 	for start := 0; start < len(tx.pending); start += insertChunk {
 		rows := tx.pending[start:min(start+insertChunk, len(tx.pending))]
-		query := `INSERT INTO outbox (event_id, body, enqueued_at) VALUES ` +
-			strings.Repeat("(?, ?, ?), ", len(rows)-1) + "(?, ?, ?)"
-		args := make([]any, 0, 3*len(rows))
+		args := tx.args[:0]
 		for _, e := range rows {
 			args = append(args, e.ID, e.JSON, e.EnqueuedAt.UnixMilli())
 		}
-		res, err := tx.Exec(query, args...)
+		tx.args = args
+		res, err := tx.exec(insertQuery(len(rows)), args...)
 		if err != nil {
 			return err
 		}
@@ -135,19 +162,38 @@ func (tx *outboxTx) insertPending() error {
 			e.Seq = last - int64(len(rows)-1-i)
 		}
 	}
+	clear(tx.args)
 	tx.pending = tx.pending[:0]
 	return nil
 }
 
-func (tx *outboxTx) deleteStmt() (*sql.Stmt, error) {
-	if tx.delete == nil {
-		stmt, err := tx.Prepare(`DELETE FROM outbox WHERE seq = ?`)
-		if err != nil {
-			return nil, err
-		}
-		tx.delete = stmt
+// insertQueries are the INSERT statements of 1 to insertChunk rows.
+var insertQueries = func() []string {
+	queries := make([]string, insertChunk+1)
+	for n := 1; n <= insertChunk; n++ {
+		queries[n] = `INSERT INTO outbox (event_id, body, enqueued_at) VALUES ` +
+			strings.Repeat("(?, ?, ?), ", n-1) + "(?, ?, ?)"
 	}
-	return tx.delete, nil
+	return queries
+}()
+
+func insertQuery(rows int) string { return insertQueries[rows] }
+
+// deleteSeqs deletes the outbox rows of seqs, one statement for each run of
+// consecutive values.
+func (tx *outboxTx) deleteSeqs(seqs []int64) error {
+	for start := 0; start < len(seqs); {
+		end := start + 1
+		for end < len(seqs) && seqs[end] == seqs[end-1]+1 {
+			end++
+		}
+		if _, err := tx.exec(`DELETE FROM outbox WHERE seq BETWEEN ? AND ?`, seqs[start],
+			seqs[end-1]); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
 }
 
 // maxWritesPerCommit bounds how many callers share one transaction, so that
@@ -174,21 +220,100 @@ func OpenOutbox(ctx context.Context, path string) (*Outbox, error) {
 		lock.Close()
 		return nil, outboxOpenError(path, err)
 	}
-	if err := migrate(ctx, db, outboxMigrations); err != nil {
-		db.Close()
-		lock.Close()
+	o := &Outbox{
+		path:     path,
+		db:       db,
+		lock:     lock,
+		stmts:    make(map[string]*sql.Stmt),
+		writes:   make(chan *outboxWrite, maxWritesPerCommit),
+		syncs:    make(chan []*outboxWrite, maxWritesPerCommit),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		syncDone: make(chan struct{}),
+	}
+	if err := o.open(ctx); err != nil {
+		o.closeFiles()
 		return nil, outboxOpenError(path, err)
 	}
-	o := &Outbox{
-		path:   path,
-		db:     db,
-		lock:   lock,
-		writes: make(chan *outboxWrite, maxWritesPerCommit),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-	}
 	go o.commitLoop()
+	go o.syncLoop()
 	return o, nil
+}
+
+// open migrates the database, pins the writing connection and opens the WAL
+// file.
+func (o *Outbox) open(ctx context.Context) error {
+	if err := migrate(ctx, o.db, outboxMigrations); err != nil {
+		return err
+	}
+	conn, err := o.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	o.conn = conn
+	// The sync loop makes the commits durable, so the commits themselves
+	// skip the fsync. Checkpoints still fsync the WAL and the database.
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return err
+	}
+	if o.peek, err = o.db.PrepareContext(ctx,
+		`SELECT seq, event_id, body, enqueued_at FROM outbox ORDER BY seq LIMIT ?`); err != nil {
+		return err
+	}
+	// The open connection in WAL mode has created the WAL file, which
+	// stays until the last connection closes.
+	if o.wal, err = os.OpenFile(o.path+"-wal", os.O_RDWR, 0); err != nil {
+		return err
+	}
+	// A new WAL file is durable only once its folder entry is.
+	return syncFolder(filepath.Dir(o.path))
+}
+
+// syncFolder fsyncs the folder at path, so that the entries of files created
+// in it survive a crash.
+func syncFolder(path string) error {
+	dir, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	if err := dir.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return fmt.Errorf("fsync folder %s: %w", path, err)
+	}
+	return nil
+}
+
+// closeFiles closes the statements, the connections and the files.
+func (o *Outbox) closeFiles() error {
+	var errs []error
+	for _, stmt := range o.stmts {
+		errs = append(errs, stmt.Close())
+	}
+	if o.peek != nil {
+		errs = append(errs, o.peek.Close())
+	}
+	if o.conn != nil {
+		errs = append(errs, o.conn.Close())
+	}
+	errs = append(errs, o.db.Close())
+	if o.wal != nil {
+		errs = append(errs, o.wal.Close())
+	}
+	errs = append(errs, o.lock.Close())
+	return errors.Join(errs...)
+}
+
+// stmt returns the statement of query prepared on the writing connection.
+func (o *Outbox) stmt(query string) (*sql.Stmt, error) {
+	if stmt, ok := o.stmts[query]; ok {
+		return stmt, nil
+	}
+	stmt, err := o.conn.PrepareContext(context.Background(), query)
+	if err != nil {
+		return nil, err
+	}
+	o.stmts[query] = stmt
+	return stmt, nil
 }
 
 // outboxOpenError adds to err what the user can do about the usual causes.
@@ -245,8 +370,7 @@ func (o *Outbox) Peek(ctx context.Context, maxEvents, maxBytes int) ([]OutboxEnt
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
-	rows, err := o.db.QueryContext(ctx,
-		`SELECT seq, event_id, body, enqueued_at FROM outbox ORDER BY seq LIMIT ?`, maxEvents)
+	rows, err := o.peek.QueryContext(ctx, maxEvents)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read outbox %s: %w", o.path, err)
 	}
@@ -277,18 +401,7 @@ func (o *Outbox) Delete(ctx context.Context, seqs []int64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
-	return o.write(ctx, func(tx *outboxTx) error {
-		stmt, err := tx.deleteStmt()
-		if err != nil {
-			return err
-		}
-		for _, seq := range seqs {
-			if _, err := stmt.Exec(seq); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return o.write(ctx, func(tx *outboxTx) error { return tx.deleteSeqs(seqs) })
 }
 
 // DeadLetter moves entries from the queue to the dead-letter table with the
@@ -299,26 +412,16 @@ func (o *Outbox) DeadLetter(ctx context.Context, entries []OutboxEntry, status i
 		return nil
 	}
 	return o.write(ctx, func(tx *outboxTx) error {
-		ins, err := tx.Prepare(`INSERT OR REPLACE INTO dead_letter
-			(seq, event_id, body, enqueued_at, status, message, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
-		del, err := tx.deleteStmt()
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			if _, err := ins.Exec(e.Seq, e.ID, e.JSON, e.EnqueuedAt.UnixMilli(),
-				status, message, at.UnixMilli()); err != nil {
+		seqs := make([]int64, len(entries))
+		for i, e := range entries {
+			if _, err := tx.exec(`INSERT OR REPLACE INTO dead_letter
+				(seq, event_id, body, enqueued_at, status, message, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				e.Seq, e.ID, e.JSON, e.EnqueuedAt.UnixMilli(), status, message, at.UnixMilli()); err != nil {
 				return err
 			}
-			if _, err := del.Exec(e.Seq); err != nil {
-				return err
-			}
+			seqs[i] = e.Seq
 		}
-		return nil
+		return tx.deleteSeqs(seqs)
 	})
 }
 
@@ -367,7 +470,7 @@ func (o *Outbox) Requeue(ctx context.Context, ids ...string) (int, error) {
 				args = append(args, id)
 			}
 		}
-		res, err := tx.Exec(`INSERT INTO outbox (event_id, body, enqueued_at)
+		res, err := tx.o.conn.ExecContext(context.Background(), `INSERT INTO outbox (event_id, body, enqueued_at)
 			SELECT event_id, body, enqueued_at FROM dead_letter`+where+` ORDER BY seq`, args...)
 		if err != nil {
 			return err
@@ -376,7 +479,8 @@ func (o *Outbox) Requeue(ctx context.Context, ids ...string) (int, error) {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`DELETE FROM dead_letter`+where, args...); err != nil {
+		if _, err := tx.o.conn.ExecContext(context.Background(), `DELETE FROM dead_letter`+where,
+			args...); err != nil {
 			return err
 		}
 		moved = int(n)
@@ -420,11 +524,8 @@ func (o *Outbox) Close() error {
 
 	close(o.stop)
 	<-o.done
-	err := o.db.Close()
-	if lerr := o.lock.Close(); err == nil {
-		err = lerr
-	}
-	return err
+	<-o.syncDone
+	return o.closeFiles()
 }
 
 func (o *Outbox) checkOpen() error {
@@ -469,6 +570,7 @@ func (o *Outbox) commitLoop() {
 		case first = <-o.writes:
 		case <-o.stop:
 			o.drainWrites()
+			close(o.syncs)
 			return
 		}
 		batch := o.collect([]*outboxWrite{first}, previous)
@@ -524,50 +626,92 @@ func (o *Outbox) drainWrites() {
 	}
 }
 
-// commit runs batch in one transaction. When that fails, it runs each write
-// in a transaction of its own, so that one failing write does not fail the
+// commit runs batch in one transaction and hands the committed writes to
+// the sync loop. When the transaction fails, it runs each write in a
+// transaction of its own, so that one failing write does not fail the
 // others.
 func (o *Outbox) commit(batch []*outboxWrite) {
 	if len(batch) > 1 {
 		if err := o.runTx(batch); err == nil {
-			for _, w := range batch {
-				w.result <- nil
-			}
+			o.syncs <- batch
 			return
 		}
 	}
+	committed := batch[:0:0]
 	for _, w := range batch {
 		if err := o.runTx([]*outboxWrite{w}); err != nil {
 			w.result <- outboxWriteError(o.path, err)
 			continue
 		}
-		w.result <- nil
+		committed = append(committed, w)
+	}
+	if len(committed) > 0 {
+		o.syncs <- committed
 	}
 }
 
 func (o *Outbox) runTx(batch []*outboxWrite) error {
 	// The transaction does not use the callers' contexts: one caller giving
 	// up must not roll back the writes of the others.
-	sqlTx, err := o.db.BeginTx(context.Background(), nil)
+	tx := &outboxTx{o: o}
+	if _, err := tx.exec("BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	err := func() error {
+		for _, w := range batch {
+			// A caller that gave up before its write started is left out. A
+			// write already in the transaction commits or fails with the
+			// others.
+			if err := w.ctx.Err(); err != nil {
+				return err
+			}
+			if err := w.apply(tx); err != nil {
+				return err
+			}
+		}
+		if err := tx.insertPending(); err != nil {
+			return err
+		}
+		_, err := tx.exec("COMMIT")
+		return err
+	}()
 	if err != nil {
+		// SQLite may have rolled back already, as after SQLITE_FULL, and
+		// then ROLLBACK fails with no transaction active, which is harmless.
+		tx.exec("ROLLBACK")
 		return err
 	}
-	tx := &outboxTx{Tx: sqlTx}
-	for _, w := range batch {
-		// A caller that gave up before its write started is left out. A
-		// write already in the transaction commits or fails with the others.
-		if err := w.ctx.Err(); err != nil {
-			tx.Rollback()
-			return err
+	return nil
+}
+
+// syncLoop fsyncs the WAL file after commits and then releases their
+// callers. The writes that the commit loop hands over during an fsync wait
+// for the next one, which covers them all.
+func (o *Outbox) syncLoop() {
+	defer close(o.syncDone)
+	var waiting []*outboxWrite
+	for batch := range o.syncs {
+		waiting = append(waiting[:0], batch...)
+	more:
+		for {
+			select {
+			case batch, ok := <-o.syncs:
+				if !ok {
+					break more
+				}
+				waiting = append(waiting, batch...)
+			default:
+				break more
+			}
 		}
-		if err := w.apply(tx); err != nil {
-			tx.Rollback()
-			return err
+		var err error
+		if serr := o.wal.Sync(); serr != nil {
+			err = fmt.Errorf("sqlite: fsync outbox %s-wal: %w; the events may not survive a crash,"+
+				" check the disk and send again", o.path, serr)
 		}
+		for _, w := range waiting {
+			w.result <- err
+		}
+		clear(waiting)
 	}
-	if err := tx.insertPending(); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
 }

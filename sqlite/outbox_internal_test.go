@@ -16,10 +16,9 @@ func TestOutboxFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	// A page limit on the only connection makes SQLite fail as on a full
-	// disk, with SQLITE_FULL.
-	o.db.SetMaxOpenConns(1)
-	if _, err := o.db.Exec("PRAGMA max_page_count = 40"); err != nil {
+	// A page limit on the writing connection makes SQLite fail as on a
+	// full disk, with SQLITE_FULL.
+	if _, err := o.conn.ExecContext(ctx, "PRAGMA max_page_count = 40"); err != nil {
 		t.Fatal(err)
 	}
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -299,5 +300,39 @@ func TestOutboxAppendCancelled(t *testing.T) {
 	st, _ := o.Stats(context.Background())
 	if st.Queued != 0 {
 		t.Errorf("queued %d after a cancelled Append, want 0", st.Queued)
+	}
+}
+
+func TestOutboxDeleteScatteredSeqs(t *testing.T) {
+	ctx := context.Background()
+	o, err := sqlite.OpenOutbox(ctx, filepath.Join(t.TempDir(), "outbox.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	entries := make([]sqlite.OutboxEntry, 10)
+	for i := range entries {
+		entries[i] = sqlite.OutboxEntry{ID: fmt.Sprintf("urn:uuid:%d", i), JSON: []byte(`{}`),
+			EnqueuedAt: time.Now()}
+	}
+	if err := o.Append(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	seq := func(i int) int64 { return entries[i].Seq }
+	// Runs of one, of three and a gap, given out of order.
+	if err := o.Delete(ctx, []int64{seq(9), seq(1), seq(2), seq(3), seq(6)}); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	left, err := o.Peek(ctx, 100, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, e := range left {
+		got = append(got, e.Seq)
+	}
+	want := []int64{seq(0), seq(4), seq(5), seq(7), seq(8)}
+	if !slices.Equal(got, want) {
+		t.Errorf("seqs left after Delete = %v, want %v", got, want)
 	}
 }
