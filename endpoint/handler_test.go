@@ -679,6 +679,13 @@ func TestBodyEndsEarly(t *testing.T) {
 		t.Errorf("status %d, body %s; want 400 naming the early end", status, text)
 	}
 	wantStatus(t, "event of the cut body", ts.get(t, "/caliper/events/"+uuid(1)), http.StatusNotFound)
+
+	chunked := "POST /caliper/event HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+		"Transfer-Encoding: chunked\r\n\r\n10\r\n{\"sensor\":\"abcde"
+	status, text = rawRequest(t, addr, chunked, true)
+	if status != http.StatusBadRequest || !strings.Contains(text, "before its last chunk") {
+		t.Errorf("chunked: status %d, body %s; want 400 naming the missing last chunk", status, text)
+	}
 }
 
 func TestSlowClientTimesOut(t *testing.T) {

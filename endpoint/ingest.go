@@ -301,9 +301,12 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *rej
 			err: &timeback.Error{Code: timeback.CodeInvalid,
 				Message: "timed out reading the request body: send it faster or in a smaller envelope", Err: err}}
 	case errors.Is(err, io.ErrUnexpectedEOF):
+		msg := fmt.Sprintf("request body ended after %d bytes, before its declared length", len(body))
+		if r.ContentLength < 0 {
+			msg = fmt.Sprintf("request body ended after %d bytes, before its last chunk", len(body))
+		}
 		return nil, &rejection{reason: reasonBadBody, err: &timeback.Error{Code: timeback.CodeInvalid,
-			Message: fmt.Sprintf("request body ended after %d bytes, before its declared length", len(body)),
-			Err:     err}}
+			Message: msg, Err: err}}
 	default:
 		return nil, &rejection{reason: reasonBadBody, err: &timeback.Error{Code: timeback.CodeInvalid,
 			Message: "reading the request body failed: " + err.Error(), Err: err}}
