@@ -45,6 +45,9 @@ type Config struct {
 	// Logger receives one line per request that fails on the server's
 	// side. Nil discards them.
 	Logger *slog.Logger
+	// SignOutPath, when not empty, is where the pages' sign-out button
+	// posts, such as the endpoint's /dashboard/logout.
+	SignOutPath string
 }
 
 // Handler serves the analytics API and the dashboard.
@@ -53,6 +56,8 @@ type Handler struct {
 	now func() time.Time
 	log *slog.Logger
 	mux *http.ServeMux
+
+	signOut string
 }
 
 // New returns a Handler for cfg.
@@ -60,7 +65,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Source == nil {
 		return nil, errors.New("analytics: Config.Source is nil")
 	}
-	h := &Handler{src: cfg.Source, now: cfg.Now, log: cfg.Logger, mux: http.NewServeMux()}
+	h := &Handler{src: cfg.Source, now: cfg.Now, log: cfg.Logger, mux: http.NewServeMux(), signOut: cfg.SignOutPath}
 	if h.now == nil {
 		h.now = time.Now
 	}

@@ -395,3 +395,22 @@ func TestQueryWithSemicolon(t *testing.T) {
 		}
 	}
 }
+
+func TestSignOutButton(t *testing.T) {
+	src := seed(t)
+	for _, tt := range []struct {
+		path string
+		want bool
+	}{{"/dashboard/logout", true}, {"", false}} {
+		h, err := analytics.New(analytics.Config{Source: src, Now: func() time.Time { return fixedNow }, SignOutPath: tt.path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		form := `<form class="signout" method="post" action="/dashboard/logout">`
+		if got := strings.Contains(rec.Body.String(), form); got != tt.want {
+			t.Errorf("SignOutPath %q: page has the sign-out form = %v, want %v", tt.path, got, tt.want)
+		}
+	}
+}

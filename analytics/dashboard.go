@@ -60,6 +60,8 @@ type page struct {
 	Totals   facts.Totals
 	Charts   []chart
 	Runs     []facts.Run
+	// SignOut is the path of the sign-out form, empty without one.
+	SignOut string
 }
 
 type studentRow struct {
@@ -68,6 +70,7 @@ type studentRow struct {
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, p *page) {
+	p.SignOut = h.signOut
 	var buf bytes.Buffer
 	if err := templates.ExecuteTemplate(&buf, "page.html", p); err != nil {
 		h.log.ErrorContext(r.Context(), "render dashboard page failed", "path", r.URL.Path, "err", err)

@@ -246,7 +246,11 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger) error {
 	}
 	defer h.Close()
 	if source != nil {
-		a, err := analytics.New(analytics.Config{Source: source, Logger: log})
+		acfg := analytics.Config{Source: source, Logger: log}
+		if len(cfg.tokens) > 0 {
+			acfg.SignOutPath = "/dashboard/logout"
+		}
+		a, err := analytics.New(acfg)
 		if err != nil {
 			return err
 		}

@@ -736,8 +736,8 @@ func TestServeDashboardLogin(t *testing.T) {
 	if resp := post("school-token"); resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
 		t.Fatalf("login ended at %s with %d, want the dashboard with 200", resp.Request.URL, resp.StatusCode)
 	}
-	if resp, body := get("/"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "<html") {
-		t.Errorf("dashboard after login: status %d, body %.200s", resp.StatusCode, body)
+	if resp, body := get("/"); resp.StatusCode != http.StatusOK || !strings.Contains(body, `action="/dashboard/logout"`) {
+		t.Errorf("dashboard after login: status %d, want 200 with a sign-out form; body %.300s", resp.StatusCode, body)
 	}
 
 	// The cookie does not post events.
