@@ -222,9 +222,11 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-// logout clears the session cookie. The cookie is checked without server
-// state, so a copy of it stays valid until it expires; removing its
-// token from the configuration ends every session made with it.
+// logout clears the session cookie.
+//
+// NOTE: the cookie is checked without server state, so a copy of it stays
+// valid until it expires. Removing its token from the configuration ends
+// every session made with it.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	if err := h.sameOrigin.Check(r); err != nil {
 		h.loginRejected(r, "cross_origin", err)

@@ -343,7 +343,7 @@ func unavailable(step string, err error) error {
 // the file is missing or has no facts tables.
 func OpenReader(ctx context.Context, path string) (*sql.DB, error) {
 	// SQLite reports a missing file and a folder as an unusable database,
-	// so they are told apart first.
+	// so the path is checked first.
 	switch info, err := os.Stat(path); {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("sqlfacts: database file %s does not exist: give the database of a timeback serve "+
