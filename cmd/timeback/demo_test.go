@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -156,7 +157,7 @@ func TestDemoKeepServes(t *testing.T) {
 	select {
 	case m, ok := <-found:
 		if !ok {
-			cmd.Wait()
+			waitExit(cmd, 10*time.Second)
 			t.Fatalf("demo --keep ended without a URL; stderr:\n%s", stderr.String())
 		}
 		token, base = m[1], m[2]
@@ -169,7 +170,7 @@ func TestDemoKeepServes(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := waitExit(cmd, 30*time.Second); err != nil {
 		t.Fatalf("demo --keep after SIGINT: %v; stderr:\n%s", err, stderr.String())
 	}
 	left, err := os.ReadDir(tmp)
@@ -178,6 +179,24 @@ func TestDemoKeepServes(t *testing.T) {
 	}
 	if len(left) > 0 {
 		t.Errorf("demo --keep left %d entries in the temporary folder after SIGINT", len(left))
+	}
+}
+
+// demoClient bounds each request of the tests, so that a server that stops
+// answering fails the test instead of hanging it.
+var demoClient = &http.Client{Timeout: 30 * time.Second}
+
+// waitExit waits for cmd to exit, killing it after d.
+func waitExit(cmd *exec.Cmd, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("still running after %v; killed", d)
 	}
 }
 
@@ -195,7 +214,7 @@ func checkStoredDemo(t *testing.T, base, token string) {
 		}
 		req, _ := http.NewRequest(http.MethodGet, base+"/caliper/events?"+q.Encode(), nil)
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := demoClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
