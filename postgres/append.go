@@ -14,6 +14,7 @@ import (
 
 	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/facts"
+	"github.com/timeback/timeback-go/internal/eventstore"
 )
 
 // maxAttempts bounds how often Append runs a transaction that failed only
@@ -137,11 +138,11 @@ type addedEvent struct {
 // an accepted batch.
 func (p *appendPlan) planBatch(b *timeback.Batch, now time.Time, stored map[string]storedDigest,
 	addedDigest map[string][]byte, usedJobs map[string]bool) (timeback.AppendResult, []addedEvent, error) {
-	if err := checkBatch(b); err != nil {
+	if err := eventstore.CheckBatch("postgres", b); err != nil {
 		return timeback.AppendResult{}, nil, err
 	}
 	if usedJobs[b.JobID] {
-		return timeback.AppendResult{}, nil, timeback.Errorf(timeback.CodeInvalid, "job id %q is already used", b.JobID)
+		return timeback.AppendResult{}, nil, eventstore.JobIDUsed(b.JobID)
 	}
 	job := &timeback.Job{ID: b.JobID, State: timeback.JobCompleted, Processed: now,
 		Results: make([]timeback.JobResult, len(b.Events))}
@@ -154,7 +155,7 @@ func (p *appendPlan) planBatch(b *timeback.Batch, now time.Time, stored map[stri
 		job.Results[i].ExternalID = ev.Item.ID
 		if have, ok := stored[ev.Item.ID]; ok {
 			if !bytes.Equal(have.digest, sum[:]) {
-				return timeback.AppendResult{}, nil, conflict(ev)
+				return timeback.AppendResult{}, nil, eventstore.Conflict(ev)
 			}
 			res.Duplicates++
 			job.Results[i].Duplicate = true
@@ -163,14 +164,14 @@ func (p *appendPlan) planBatch(b *timeback.Batch, now time.Time, stored map[stri
 		}
 		if d, ok := addedDigest[ev.Item.ID]; ok {
 			if !bytes.Equal(d, sum[:]) {
-				return timeback.AppendResult{}, nil, conflict(ev)
+				return timeback.AppendResult{}, nil, eventstore.Conflict(ev)
 			}
 			res.Duplicates++
 			job.Results[i].Duplicate = true
 			waiting = append(waiting, i)
 			continue
 		}
-		se := storedEvent(b, ev, now)
+		se := eventstore.NewStoredEvent(b, ev, now)
 		se.Seq = p.nextSeq
 		p.nextSeq++
 		decoded, err := facts.Decode(se.JSON)
@@ -290,58 +291,6 @@ func (p *appendPlan) insertEvents(ctx context.Context, tx pgx.Tx) error {
 		}
 	}
 	return nil
-}
-
-func storedEvent(b *timeback.Batch, ev *timeback.NewEvent, now time.Time) *timeback.StoredEvent {
-	se := &timeback.StoredEvent{
-		ID:     ev.Item.ID,
-		Type:   ev.Item.Type,
-		Sensor: b.Sensor,
-		JobID:  b.JobID,
-		Stored: now,
-		JSON:   ev.Item.Raw,
-	}
-	if info := ev.Item.Event; info != nil {
-		se.Action = info.Action
-		se.Profile = info.Profile
-		se.EventTime = info.EventTime.UTC()
-		se.ActorID = info.ActorID
-		se.ActorEmail = info.ActorEmail
-		se.ObjectID = info.ObjectID
-	}
-	return se
-}
-
-// checkBatch rejects a batch that the store cannot take as it is.
-func checkBatch(b *timeback.Batch) error {
-	if b.JobID == "" {
-		return timeback.Errorf(timeback.CodeInvalid, "postgres: batch has no job id")
-	}
-	seen := make(map[string]int, len(b.Events))
-	for i, ev := range b.Events {
-		path := ev.Item.Pointer + "/id"
-		if ev.Item.ID == "" {
-			return &timeback.Error{Code: timeback.CodeInvalid, Message: "event has no id",
-				Fields: []timeback.FieldError{{Path: path, Message: "missing event id"}}}
-		}
-		if j, ok := seen[ev.Item.ID]; ok {
-			msg := fmt.Sprintf("event id %q repeats the id of event %d of the envelope", ev.Item.ID, j)
-			return &timeback.Error{Code: timeback.CodeInvalid, Message: msg,
-				Fields: []timeback.FieldError{{Path: path, Message: msg}}}
-		}
-		seen[ev.Item.ID] = i
-	}
-	return nil
-}
-
-func conflict(ev *timeback.NewEvent) error {
-	msg := fmt.Sprintf("event id %q is already stored with different content", ev.Item.ID)
-	return &timeback.Error{
-		Code:    timeback.CodeConflict,
-		Message: msg + "; nothing of the envelope was stored",
-		Fields:  []timeback.FieldError{{Path: ev.Item.Pointer + "/id", Message: msg}},
-		Err:     timeback.ErrEventConflict,
-	}
 }
 
 // factError is the outcome of a batch with an event that passed validation

@@ -6,13 +6,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	timeback "github.com/timeback/timeback-go"
+	"github.com/timeback/timeback-go/internal/eventstore"
 )
 
 // storeMigrations create the event store's tables. Append new statements
@@ -245,7 +245,7 @@ func (w *appendWriter) close() {
 // must roll back. err means the transaction itself failed.
 func (w *appendWriter) appendBatch(ctx context.Context, b *timeback.Batch) (res timeback.AppendResult,
 	factErr, err error) {
-	if err := checkBatch(b); err != nil {
+	if err := eventstore.CheckBatch("sqlite", b); err != nil {
 		return timeback.AppendResult{Err: err}, nil, nil
 	}
 	if rejected, err := w.checkJobID(ctx, b.JobID); rejected != nil || err != nil {
@@ -259,7 +259,7 @@ func (w *appendWriter) appendBatch(ctx context.Context, b *timeback.Batch) (res 
 	for i := range b.Events {
 		digests[i] = sha256.Sum256(b.Events[i].Canonical)
 		if have, ok := existing[b.Events[i].Item.ID]; ok && have.digest != digests[i] {
-			return timeback.AppendResult{Err: conflict(&b.Events[i])}, nil, nil
+			return timeback.AppendResult{Err: eventstore.Conflict(&b.Events[i])}, nil, nil
 		}
 	}
 
@@ -290,7 +290,7 @@ func (w *appendWriter) checkJobID(ctx context.Context, id string) (rejected, err
 		}
 	}
 	if used {
-		return timeback.Errorf(timeback.CodeInvalid, "job id %q is already used", id), nil
+		return eventstore.JobIDUsed(id), nil
 	}
 	return nil, nil
 }
@@ -359,7 +359,7 @@ func (w *appendWriter) writeBatch(ctx context.Context, b *timeback.Batch, digest
 				AllocatedID: strconv.FormatInt(have.seq, 10), ExternalID: ev.Item.ID, Duplicate: true})
 			continue
 		}
-		stored := w.storedEvent(b, ev)
+		stored := eventstore.NewStoredEvent(b, ev, w.now)
 		err := w.insert.QueryRowContext(ctx, stored.ID, stored.Type, stored.Action, stored.Profile,
 			stored.Sensor, stored.EventTime.UnixMilli(), stored.ActorID, stored.ActorEmail,
 			stored.ObjectID, stored.JobID, w.now.UnixMilli(), digests[i][:], stored.JSON,
@@ -383,58 +383,6 @@ func (w *appendWriter) writeBatch(ctx context.Context, b *timeback.Batch, digest
 	}
 	w.jobs[job.ID] = true
 	return res, nil
-}
-
-func (w *appendWriter) storedEvent(b *timeback.Batch, ev *timeback.NewEvent) *timeback.StoredEvent {
-	se := &timeback.StoredEvent{
-		ID:     ev.Item.ID,
-		Type:   ev.Item.Type,
-		Sensor: b.Sensor,
-		JobID:  b.JobID,
-		Stored: w.now,
-		JSON:   ev.Item.Raw,
-	}
-	if info := ev.Item.Event; info != nil {
-		se.Action = info.Action
-		se.Profile = info.Profile
-		se.EventTime = info.EventTime
-		se.ActorID = info.ActorID
-		se.ActorEmail = info.ActorEmail
-		se.ObjectID = info.ObjectID
-	}
-	return se
-}
-
-// checkBatch rejects a batch that the store cannot take as it is.
-func checkBatch(b *timeback.Batch) error {
-	if b.JobID == "" {
-		return timeback.Errorf(timeback.CodeInvalid, "sqlite: batch has no job id")
-	}
-	seen := make(map[string]int, len(b.Events))
-	for i, ev := range b.Events {
-		path := ev.Item.Pointer + "/id"
-		if ev.Item.ID == "" {
-			return &timeback.Error{Code: timeback.CodeInvalid, Message: "event has no id",
-				Fields: []timeback.FieldError{{Path: path, Message: "missing event id"}}}
-		}
-		if j, ok := seen[ev.Item.ID]; ok {
-			msg := fmt.Sprintf("event id %q repeats the id of event %d of the envelope", ev.Item.ID, j)
-			return &timeback.Error{Code: timeback.CodeInvalid, Message: msg,
-				Fields: []timeback.FieldError{{Path: path, Message: msg}}}
-		}
-		seen[ev.Item.ID] = i
-	}
-	return nil
-}
-
-func conflict(ev *timeback.NewEvent) error {
-	msg := fmt.Sprintf("event id %q is already stored with different content", ev.Item.ID)
-	return &timeback.Error{
-		Code:    timeback.CodeConflict,
-		Message: msg + "; nothing of the envelope was stored",
-		Fields:  []timeback.FieldError{{Path: ev.Item.Pointer + "/id", Message: msg}},
-		Err:     timeback.ErrEventConflict,
-	}
 }
 
 func factError(err error) error {
