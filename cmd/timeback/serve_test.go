@@ -23,6 +23,7 @@ import (
 
 	"github.com/timeback/timeback-go/internal/fixtures"
 	"github.com/timeback/timeback-go/internal/testbin"
+	"github.com/timeback/timeback-go/internal/testkit"
 )
 
 func TestParseServeFlags(t *testing.T) {
@@ -113,94 +114,6 @@ func TestRunServeUsageErrors(t *testing.T) {
 	}
 }
 
-const serveCompletedEvent = `{
-	"@context": "http://purl.imsglobal.org/ctx/caliper/v1p2",
-	"id": "%s",
-	"type": "ActivityEvent",
-	"action": "Completed",
-	"profile": "TimebackProfile",
-	"eventTime": "2026-01-27T10:03:00.000Z",
-	"actor": {
-		"id": "https://api.example.com/ims/oneroster/rostering/v1p2/users/student-123",
-		"type": "TimebackUser",
-		"email": "student-123@example.com"
-	},
-	"object": {
-		"id": "https://myapp.example.com/activities/Math/g3/lesson-1",
-		"type": "TimebackActivityContext",
-		"subject": "Math",
-		"app": { "name": "My App" }
-	},
-	"generated": {
-		"id": "https://api.example.com/ims/metrics/collections/activity/abc-123",
-		"type": "TimebackActivityMetricsCollection",
-		"items": [
-			{ "type": "xpEarned", "value": 80 },
-			{ "type": "totalQuestions", "value": 10 },
-			{ "type": "correctQuestions", "value": 8 },
-			{ "type": "masteredUnits", "value": 1 }
-		],
-		"extensions": {
-			"pctCompleteApp": 67
-		}
-	},
-	"extensions": {
-		"runId": "f47ac10b-58cc-4372-a567-0e02b2c3d479",
-		"courseId": "MATH-3"
-	}
-}`
-
-const serveTimeSpentEvent = `{
-	"@context": "http://purl.imsglobal.org/ctx/caliper/v1p2",
-	"id": "%s",
-	"type": "TimeSpentEvent",
-	"action": "SpentTime",
-	"profile": "TimebackProfile",
-	"eventTime": "2026-01-27T10:00:15.000Z",
-	"actor": {
-		"id": "https://api.example.com/ims/oneroster/rostering/v1p2/users/student-123",
-		"type": "TimebackUser",
-		"email": "student-123@example.com"
-	},
-	"object": {
-		"id": "https://myapp.example.com/activities/Math/g3/lesson-1",
-		"type": "TimebackActivityContext",
-		"subject": "Math",
-		"app": { "name": "My App" }
-	},
-	"generated": {
-		"id": "https://api.example.com/ims/metrics/collections/time-spent/def-456",
-		"type": "TimebackTimeSpentMetricsCollection",
-		"items": [
-			{
-				"type": "active",
-				"value": 15,
-				"startDate": "2026-01-27T10:00:00.000Z",
-				"endDate": "2026-01-27T10:00:15.000Z"
-			},
-			{
-				"type": "inactive",
-				"value": 0
-			}
-		]
-	},
-	"extensions": {
-		"runId": "f47ac10b-58cc-4372-a567-0e02b2c3d479",
-		"courseId": "MATH-3"
-	}
-}`
-
-// The ids of the product page's two examples.
-const (
-	serveCompletedID = "urn:uuid:c51570e4-f8ed-4c18-bb3a-dfe51b2cc594"
-	serveTimeSpentID = "urn:uuid:a1b2c3d4-e5f6-7890-abcd-ef1234567890"
-)
-
-func serveEnvelope(events ...string) string {
-	return `{"sensor": "https://myapp.example.com/sensor", "sendTime": "2026-01-27T10:03:01.000Z",
-	"dataVersion": "http://purl.imsglobal.org/ctx/caliper/v1p2", "data": [` + strings.Join(events, ",") + `]}`
-}
-
 func serveID(worker, n int) string {
 	return fmt.Sprintf("urn:uuid:00000000-0000-4000-8%03d-%012d", worker, n)
 }
@@ -264,10 +177,10 @@ func serveGet(t *testing.T, base, path string, header ...string) serveReply {
 func TestServeProductExamples(t *testing.T) {
 	base := testbin.StartServer(t, "--token", "e2e-token")
 	auth := []string{"Authorization", "Bearer e2e-token"}
-	completed := fmt.Sprintf(serveCompletedEvent, serveCompletedID)
-	spent := fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID)
+	completed := testkit.ActivityCompleted(testkit.CompletedID)
+	spent := testkit.TimeSpent(testkit.TimeSpentID)
 
-	r, err := servePost(t, serveClient, base, "/caliper/event", serveEnvelope(completed, spent), auth...)
+	r, err := servePost(t, serveClient, base, "/caliper/event", testkit.Envelope(completed, spent), auth...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +197,7 @@ func TestServeProductExamples(t *testing.T) {
 		t.Errorf("reply = %s, want a jobId, eventsAccepted 2, duplicates 0", r.body)
 	}
 
-	for id, want := range map[string]string{serveCompletedID: completed, serveTimeSpentID: spent} {
+	for id, want := range map[string]string{testkit.CompletedID: completed, testkit.TimeSpentID: spent} {
 		got := serveGet(t, base, "/caliper/events/"+id, auth...)
 		if got.status != http.StatusOK || string(got.body) != want {
 			t.Errorf("GET %s: status %d, body %s; want the bytes as sent", id, got.status, got.body)
@@ -292,7 +205,7 @@ func TestServeProductExamples(t *testing.T) {
 	}
 	job := serveGet(t, base, "/jobs/"+accepted.JobID+"/status", auth...)
 	if job.status != http.StatusOK || !strings.Contains(string(job.body), `"state":"completed"`) ||
-		!strings.Contains(string(job.body), serveTimeSpentID) {
+		!strings.Contains(string(job.body), testkit.TimeSpentID) {
 		t.Errorf("job status: %d %s", job.status, job.body)
 	}
 	if r := serveGet(t, base, "/caliper/events"); r.status != http.StatusUnauthorized {
@@ -337,7 +250,7 @@ func TestServeRejectsInvalidFixtures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := servePost(t, serveClient, base, "/caliper/event", serveEnvelope(string(item)))
+		r, err := servePost(t, serveClient, base, "/caliper/event", testkit.Envelope(string(item)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -353,8 +266,8 @@ func TestServeRejectsInvalidFixtures(t *testing.T) {
 
 func TestServeConcurrentPostsOfOneEnvelope(t *testing.T) {
 	base := testbin.StartServer(t)
-	env := serveEnvelope(fmt.Sprintf(serveCompletedEvent, serveCompletedID),
-		fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID))
+	env := testkit.Envelope(testkit.ActivityCompleted(testkit.CompletedID),
+		testkit.TimeSpent(testkit.TimeSpentID))
 	const n = 50
 	replies := make([]serveReply, n)
 	errs := make([]error, n)
@@ -408,8 +321,8 @@ func postStream(t *testing.T, base string, workers int, stop <-chan struct{}, ac
 				default:
 				}
 				ids := []string{serveID(w, 3*n), serveID(w, 3*n+1), serveID(w, 3*n+2)}
-				env := serveEnvelope(fmt.Sprintf(serveTimeSpentEvent, ids[0]),
-					fmt.Sprintf(serveTimeSpentEvent, ids[1]), fmt.Sprintf(serveCompletedEvent, ids[2]))
+				env := testkit.Envelope(testkit.TimeSpent(ids[0]),
+					testkit.TimeSpent(ids[1]), testkit.ActivityCompleted(ids[2]))
 				r, err := servePost(t, client, base, "/caliper/event", env)
 				if err != nil {
 					return // the server is gone
@@ -494,9 +407,9 @@ func TestServeGracefulShutdown(t *testing.T) {
 
 func TestServeSurvivesBadInput(t *testing.T) {
 	s := testbin.Start(t, "--max-body", "4096", "--read-timeout", "1s")
-	valid := serveEnvelope(fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID))
-	big := serveEnvelope(fmt.Sprintf(serveTimeSpentEvent, serveID(1, 1)), fmt.Sprintf(serveTimeSpentEvent, serveID(1, 2)),
-		fmt.Sprintf(serveTimeSpentEvent, serveID(1, 3)), fmt.Sprintf(serveTimeSpentEvent, serveID(1, 4)))
+	valid := testkit.Envelope(testkit.TimeSpent(testkit.TimeSpentID))
+	big := testkit.Envelope(testkit.TimeSpent(serveID(1, 1)), testkit.TimeSpent(serveID(1, 2)),
+		testkit.TimeSpent(serveID(1, 3)), testkit.TimeSpent(serveID(1, 4)))
 
 	// A reader without a length makes the client send a chunked body.
 	req, _ := http.NewRequest("POST", s.URL+"/caliper/event", io.MultiReader(strings.NewReader(big)))
@@ -632,7 +545,7 @@ func serveDaily(t *testing.T, base string, header ...string) []serveDay {
 func TestServeKeepsFactsOnIngest(t *testing.T) {
 	s := testbin.Start(t, "--token", "facts-token")
 	auth := []string{"Authorization", "Bearer facts-token"}
-	env := serveEnvelope(fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID), fmt.Sprintf(serveCompletedEvent, serveCompletedID))
+	env := testkit.Envelope(testkit.TimeSpent(testkit.TimeSpentID), testkit.ActivityCompleted(testkit.CompletedID))
 	for i := range 2 {
 		r, err := servePost(t, serveClient, s.URL, "/caliper/event", env, auth...)
 		if err != nil || r.status != http.StatusOK {
@@ -661,13 +574,13 @@ func TestServeWithoutFacts(t *testing.T) {
 func TestServePostgres(t *testing.T) {
 	s := testbin.Start(t, "--db", postgresServeURL(t))
 
-	env := serveEnvelope(fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID), fmt.Sprintf(serveCompletedEvent, serveCompletedID))
+	env := testkit.Envelope(testkit.TimeSpent(testkit.TimeSpentID), testkit.ActivityCompleted(testkit.CompletedID))
 	r, err := servePost(t, serveClient, s.URL, "/caliper/event", env)
 	if err != nil || r.status != http.StatusOK {
 		t.Fatalf("post: %v, status %d, body %s", err, r.status, r.body)
 	}
-	got := serveGet(t, s.URL, "/caliper/events/"+serveCompletedID)
-	if got.status != http.StatusOK || string(got.body) != fmt.Sprintf(serveCompletedEvent, serveCompletedID) {
+	got := serveGet(t, s.URL, "/caliper/events/"+testkit.CompletedID)
+	if got.status != http.StatusOK || string(got.body) != testkit.ActivityCompleted(testkit.CompletedID) {
 		t.Errorf("stored event: status %d, body %s", got.status, got.body)
 	}
 	days := serveDaily(t, s.URL)
@@ -746,7 +659,7 @@ func TestServeDashboardLogin(t *testing.T) {
 	for _, c := range jar.Cookies(u) {
 		cookie = append(cookie, "Cookie", c.Name+"="+c.Value)
 	}
-	env := serveEnvelope(fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID))
+	env := testkit.Envelope(testkit.TimeSpent(testkit.TimeSpentID))
 	if r, err := servePost(t, serveClient, s.URL, "/caliper/event", env, cookie...); err != nil ||
 		r.status != http.StatusUnauthorized {
 		t.Errorf("post with only the session cookie: %v, status %d, want 401", err, r.status)
@@ -794,8 +707,8 @@ func TestServeMixedEnvelopeKeepsFacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := serveEnvelope(string(other), fmt.Sprintf(serveTimeSpentEvent, serveTimeSpentID),
-		fmt.Sprintf(serveCompletedEvent, serveCompletedID))
+	env := testkit.Envelope(string(other), testkit.TimeSpent(testkit.TimeSpentID),
+		testkit.ActivityCompleted(testkit.CompletedID))
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
 			var args []string
@@ -807,7 +720,7 @@ func TestServeMixedEnvelopeKeepsFacts(t *testing.T) {
 			if err != nil || r.status != http.StatusOK {
 				t.Fatalf("post: %v, status %d, body %s", err, r.status, r.body)
 			}
-			for _, id := range []string{"urn:uuid:71657137-8e6e-44f8-8499-e1c3df6810d2", serveTimeSpentID, serveCompletedID} {
+			for _, id := range []string{"urn:uuid:71657137-8e6e-44f8-8499-e1c3df6810d2", testkit.TimeSpentID, testkit.CompletedID} {
 				if got := serveGet(t, s.URL, "/caliper/events/"+id); got.status != http.StatusOK {
 					t.Errorf("event %s: status %d, want 200", id, got.status)
 				}
