@@ -11,57 +11,17 @@ import (
 
 	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/facts"
+	"github.com/timeback/timeback-go/internal/testkit"
 )
 
 const student = "https://api.example.com/ims/oneroster/rostering/v1p2/users/student-123"
 
 // completedJSON and timeSpentJSON are the two events of the Timeback
 // product page.
-const completedJSON = `{
-	"@context": "http://purl.imsglobal.org/ctx/caliper/v1p2",
-	"id": "urn:uuid:c51570e4-f8ed-4c18-bb3a-dfe51b2cc594",
-	"type": "ActivityEvent",
-	"action": "Completed",
-	"profile": "TimebackProfile",
-	"eventTime": "2026-01-27T10:03:00.000Z",
-	"actor": {"id": "` + student + `", "type": "TimebackUser", "email": "student-123@example.com"},
-	"object": {"id": "https://myapp.example.com/activities/Math/g3/lesson-1",
-		"type": "TimebackActivityContext", "subject": "Math", "app": {"name": "My App"}},
-	"generated": {
-		"id": "https://api.example.com/ims/metrics/collections/activity/abc-123",
-		"type": "TimebackActivityMetricsCollection",
-		"items": [
-			{"type": "xpEarned", "value": 80},
-			{"type": "totalQuestions", "value": 10},
-			{"type": "correctQuestions", "value": 8},
-			{"type": "masteredUnits", "value": 1}
-		],
-		"extensions": {"pctCompleteApp": 67}
-	},
-	"extensions": {"runId": "f47ac10b-58cc-4372-a567-0e02b2c3d479", "courseId": "MATH-3"}
-}`
-
-const timeSpentJSON = `{
-	"@context": "http://purl.imsglobal.org/ctx/caliper/v1p2",
-	"id": "urn:uuid:a1b2c3d4-e5f6-7890-abcd-ef1234567890",
-	"type": "TimeSpentEvent",
-	"action": "SpentTime",
-	"profile": "TimebackProfile",
-	"eventTime": "2026-01-27T10:00:15.000Z",
-	"actor": {"id": "` + student + `", "type": "TimebackUser", "email": "student-123@example.com"},
-	"object": {"id": "https://myapp.example.com/activities/Math/g3/lesson-1",
-		"type": "TimebackActivityContext", "subject": "Math", "app": {"name": "My App"}},
-	"generated": {
-		"id": "https://api.example.com/ims/metrics/collections/time-spent/def-456",
-		"type": "TimebackTimeSpentMetricsCollection",
-		"items": [
-			{"type": "active", "value": 15,
-				"startDate": "2026-01-27T10:00:00.000Z", "endDate": "2026-01-27T10:00:15.000Z"},
-			{"type": "inactive", "value": 0}
-		]
-	},
-	"extensions": {"runId": "f47ac10b-58cc-4372-a567-0e02b2c3d479", "courseId": "MATH-3"}
-}`
+var (
+	completedJSON = testkit.ActivityCompleted(testkit.CompletedID)
+	timeSpentJSON = testkit.TimeSpent(testkit.TimeSpentID)
+)
 
 func utc(s string) time.Time {
 	t, err := time.Parse(time.RFC3339Nano, s)
