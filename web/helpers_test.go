@@ -16,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/timeback/timeback-go"
+	"github.com/timeback/timeback-go/internal/testkit"
 	"github.com/timeback/timeback-go/oneroster"
 )
 
@@ -118,31 +119,13 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// lockedBuffer is a log destination safe for concurrent handlers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type harness struct {
 	t       testing.TB
 	h       *Handler
 	sink    *recordSink
 	clock   *fakeClock
 	runs    *MemoryRuns
-	logs    *lockedBuffer
+	logs    *testkit.LogBuffer
 	student string // e-mail sent in X-Student
 }
 
@@ -150,7 +133,7 @@ type harness struct {
 // from the X-Student header, with ann as the default student.
 func newHarness(t testing.TB, edit func(*Config)) *harness {
 	t.Helper()
-	x := &harness{t: t, sink: &recordSink{}, clock: &fakeClock{now: testStart}, logs: &lockedBuffer{},
+	x := &harness{t: t, sink: &recordSink{}, clock: &fakeClock{now: testStart}, logs: &testkit.LogBuffer{},
 		student: ann.Email}
 	x.runs = &MemoryRuns{Now: x.clock.Now}
 	cfg := Config{

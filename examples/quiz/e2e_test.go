@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/internal/testbin"
+	"github.com/timeback/timeback-go/internal/testkit"
 )
 
 // Intervals of the browser client in the end-to-end test, short so that
@@ -197,7 +197,7 @@ type quizSite struct {
 	app      *app
 	url      string
 	endpoint string
-	logs     *syncBuffer
+	logs     *testkit.LogBuffer
 
 	handler atomic.Pointer[http.Handler] // the app the site serves
 	apps    []*app                       // every app started, the current one last
@@ -211,7 +211,7 @@ const testActor = "https://roster.example.com/ims/oneroster/rostering/v1p2/users
 
 func startQuiz(t *testing.T) *quizSite {
 	t.Helper()
-	q := &quizSite{endpoint: testbin.StartServer(t), logs: &syncBuffer{}}
+	q := &quizSite{endpoint: testbin.StartServer(t), logs: &testkit.LogBuffer{}}
 	q.newApp(t)
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if q.failHeartbeats.Load() && strings.HasSuffix(r.URL.Path, "/activity/heartbeat") {
@@ -643,22 +643,4 @@ func checkStoredRun(t *testing.T, events []timeback.Event, runID string,
 	if want := untrackedAtLeast; maxGap < want {
 		t.Errorf("largest gap between windows = %v, want at least %v for the hidden time", maxGap, want)
 	}
-}
-
-// syncBuffer is a log destination safe for concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
