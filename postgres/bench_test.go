@@ -12,6 +12,7 @@ import (
 
 	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/internal/storetest"
+	"github.com/timeback/timeback-go/internal/testkit"
 	"github.com/timeback/timeback-go/postgres"
 )
 
@@ -47,9 +48,9 @@ func benchBatches(b *testing.B, n int) []*timeback.Batch {
 // table of another schema, one transaction per group, without idempotency
 // checks, jobs or facts. It reports both rates and their ratio.
 func BenchmarkIngest(b *testing.B) {
-	url := testURL(b)
-	s := openStore(b, url, newSchema(b, url), postgres.Config{})
-	bare := newSchema(b, url)
+	url := testkit.PostgresURL(b)
+	s := openStore(b, url, testkit.PostgresSchema(b, url), postgres.Config{})
+	bare := testkit.PostgresSchema(b, url)
 	openStore(b, url, bare, postgres.Config{}) // creates the tables
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {

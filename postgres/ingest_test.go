@@ -16,6 +16,7 @@ import (
 	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/facts"
 	"github.com/timeback/timeback-go/internal/storetest"
+	"github.com/timeback/timeback-go/internal/testkit"
 	"github.com/timeback/timeback-go/postgres"
 )
 
@@ -79,8 +80,8 @@ func totals(t *testing.T, src facts.Source) (facts.Totals, []facts.Run) {
 // database at once, as two timeback serve processes would, and checks that
 // every event is stored once and every fact counted once.
 func TestTwoServersOneStream(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := testkit.PostgresURL(t)
+	schema := testkit.PostgresSchema(t, url)
 	a := openStore(t, url, schema, postgres.Config{})
 	b := openStore(t, url, schema, postgres.Config{})
 	const students, runs, beats = 3, 4, 12
@@ -253,8 +254,8 @@ func (p *proxy) cutWhenClientSends(b []byte) {
 // copied, and checks that the append fails as unavailable, leaves nothing,
 // and succeeds once the database is back.
 func TestDatabaseGoesAway(t *testing.T) {
-	raw := testURL(t)
-	schema := newSchema(t, raw)
+	raw := testkit.PostgresURL(t)
+	schema := testkit.PostgresSchema(t, raw)
 	u, err := url.Parse(raw)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/facts"
+	"github.com/timeback/timeback-go/internal/testkit"
 	"github.com/timeback/timeback-go/postgres"
 )
 
@@ -18,8 +19,8 @@ import (
 // one fact row per category, and checks that the facts read the same from
 // the merged rows.
 func TestMigrateWindowsToSpans(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := testkit.PostgresURL(t)
+	schema := testkit.PostgresSchema(t, url)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -79,8 +80,8 @@ func formatSeconds(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64
 // TestReadOnlyOpen checks that a read-only store reads a migrated schema,
 // refuses an empty one and writes nothing.
 func TestReadOnlyOpen(t *testing.T) {
-	url := testURL(t)
-	schema := newSchema(t, url)
+	url := testkit.PostgresURL(t)
+	schema := testkit.PostgresSchema(t, url)
 	ctx := context.Background()
 	if _, err := postgres.Open(ctx, url, postgres.Config{Schema: schema, ReadOnly: true}); !errors.Is(err, postgres.ErrSchemaBehind) {
 		t.Fatalf("read-only open of a missing schema: %v, want ErrSchemaBehind", err)

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -11,37 +10,19 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/timeback/timeback-go/caliper"
 	"github.com/timeback/timeback-go/internal/storetest"
 	"github.com/timeback/timeback-go/internal/testbin"
+	"github.com/timeback/timeback-go/internal/testkit"
 )
 
 // TestTwoServeProcesses runs two timeback serve processes on one database,
 // posts the same stream of envelopes to both at once, and checks through
 // the analytics API that every fact is there once.
 func TestTwoServeProcesses(t *testing.T) {
-	raw := testURL(t)
-	schema := newSchema(t, raw)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
-	conn.Close(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	servers := []string{testbin.StartServer(t, "--db", u.String()), testbin.StartServer(t, "--db", u.String())}
+	raw := testkit.PostgresURL(t)
+	dbURL := testkit.SearchPathURL(t, raw, testkit.CreatePostgresSchema(t, raw))
+	servers := []string{testbin.StartServer(t, "--db", dbURL), testbin.StartServer(t, "--db", dbURL)}
 
 	const students, runs, beats = 2, 3, 8
 	batches, wantActive := stream(t, students, runs, beats)

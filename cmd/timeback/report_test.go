@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/facts/sqlfacts"
 	"github.com/timeback/timeback-go/internal/storetest"
+	"github.com/timeback/timeback-go/internal/testkit"
 	"github.com/timeback/timeback-go/sqlite"
 )
 
@@ -142,25 +142,15 @@ func emptyFile(t *testing.T) string {
 // TestReportLeavesPostgresUnchanged checks that a report reads a PostgreSQL
 // schema without creating or migrating tables, and says how to get them.
 func TestReportLeavesPostgresUnchanged(t *testing.T) {
-	url := os.Getenv("TIMEBACK_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("TIMEBACK_TEST_POSTGRES is not set: set it to a postgres:// URL to run the PostgreSQL tests")
-	}
+	url := testkit.PostgresURL(t)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	schema := fmt.Sprintf("timeback_report_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-	dbURL := url + "&search_path=" + schema
-	if !strings.Contains(url, "?") {
-		dbURL = url + "?search_path=" + schema
-	}
+	schema := testkit.CreatePostgresSchema(t, url)
+	dbURL := testkit.SearchPathURL(t, url, schema)
 	args := []string{"report", "--db", dbURL, "--student", storetest.Student(1), "--from", "2026-01-27", "--to", "2026-01-28"}
 
 	code, _, errOut := runReportArgs(args...)

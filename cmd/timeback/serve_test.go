@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,8 +17,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/timeback/timeback-go/internal/fixtures"
 	"github.com/timeback/timeback-go/internal/testbin"
@@ -671,31 +668,8 @@ func TestServeDashboardLogin(t *testing.T) {
 // test without the variable.
 func postgresServeURL(t *testing.T) string {
 	t.Helper()
-	dbURL := os.Getenv("TIMEBACK_TEST_POSTGRES")
-	if dbURL == "" {
-		t.Skip("TIMEBACK_TEST_POSTGRES is not set: set it to a postgres:// URL to run PostgreSQL tests")
-	}
-	schema := fmt.Sprintf("serve_test_%d", time.Now().UnixNano())
-	conn, err := pgx.Connect(t.Context(), dbURL)
-	if err != nil {
-		t.Fatalf("connect to TIMEBACK_TEST_POSTGRES: %v", err)
-	}
-	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		conn.Close(context.Background())
-	})
-
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	dbURL := testkit.PostgresURL(t)
+	return testkit.SearchPathURL(t, dbURL, testkit.CreatePostgresSchema(t, dbURL))
 }
 
 // TestServeMixedEnvelopeKeepsFacts posts an envelope that mixes a Caliper

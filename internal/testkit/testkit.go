@@ -1,6 +1,7 @@
 // Package testkit contains the test helpers that many packages share: the
 // two example events of the Timeback product page, envelopes around them,
-// and a log buffer that concurrent handlers can write to.
+// a log buffer that concurrent handlers can write to, and schemas of their
+// own for tests on the PostgreSQL database in TIMEBACK_TEST_POSTGRES.
 //
 //	body := testkit.Envelope(testkit.TimeSpent("urn:uuid:…"), testkit.ActivityCompleted(testkit.CompletedID))
 //
