@@ -2,14 +2,12 @@ package analytics_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,9 +15,8 @@ import (
 	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/analytics"
 	"github.com/timeback/timeback-go/facts"
-	"github.com/timeback/timeback-go/facts/sqlfacts"
+	"github.com/timeback/timeback-go/internal/sqlitetest"
 	"github.com/timeback/timeback-go/internal/storetest"
-	"github.com/timeback/timeback-go/sqlite"
 )
 
 // Two days of one student in Chicago (UTC-6), like the demo: a fractions
@@ -35,20 +32,7 @@ var (
 func seed(t *testing.T) facts.Source {
 	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "events.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := sqlfacts.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	s, err := sqlite.Open(ctx, path, sqlite.Config{Facts: sqlfacts.Writer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, reader, _ := sqlitetest.OpenWithFacts(t)
 
 	n := 0
 	id := func() string { n++; return storetest.EventID(n) }
@@ -76,7 +60,7 @@ func seed(t *testing.T) facts.Source {
 			t.Fatalf("seed batch %d: %v, %+v", i, err, res)
 		}
 	}
-	return sqlfacts.Reader{DB: db}
+	return reader
 }
 
 func newServer(t *testing.T, src facts.Source) *httptest.Server {

@@ -2,50 +2,32 @@ package analytics_test
 
 import (
 	"bytes"
-	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/timeback/timeback-go/analytics"
 	"github.com/timeback/timeback-go/caliper"
 	"github.com/timeback/timeback-go/endpoint"
-	"github.com/timeback/timeback-go/facts/sqlfacts"
+	"github.com/timeback/timeback-go/internal/sqlitetest"
 	"github.com/timeback/timeback-go/internal/storetest"
-	"github.com/timeback/timeback-go/sqlite"
 )
 
 // TestMountedOnEndpoint posts envelopes to the Caliper endpoint over a
 // SQLite store that keeps facts, with the analytics handler mounted on the
 // same mux, and reads the facts back over HTTP, as timeback serve does.
 func TestMountedOnEndpoint(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "events.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := sqlfacts.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	store, err := sqlite.Open(ctx, path, sqlite.Config{Facts: sqlfacts.Writer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store, reader, _ := sqlitetest.OpenWithFacts(t)
 	h, err := endpoint.New(endpoint.Config{Store: store})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
-	a, err := analytics.New(analytics.Config{Source: sqlfacts.Reader{DB: db}})
+	a, err := analytics.New(analytics.Config{Source: reader})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -14,10 +13,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/timeback/timeback-go"
-	"github.com/timeback/timeback-go/facts/sqlfacts"
+	"github.com/timeback/timeback-go/internal/sqlitetest"
 	"github.com/timeback/timeback-go/internal/storetest"
 	"github.com/timeback/timeback-go/internal/testkit"
-	"github.com/timeback/timeback-go/sqlite"
 )
 
 // seedReportDB writes a SQLite file with one student's heartbeats across
@@ -25,19 +23,7 @@ import (
 func seedReportDB(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "events.db")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := sqlfacts.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	s, err := sqlite.Open(ctx, path, sqlite.Config{Facts: sqlfacts.Writer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _, path := sqlitetest.OpenWithFacts(t)
 	defer s.Close()
 	start := time.Date(2026, 1, 27, 18, 29, 0, 0, time.UTC)
 	events := [][]byte{
