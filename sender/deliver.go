@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,10 +24,12 @@ const maxMessageBytes = 4 << 10
 // Close cancels c.ctx.
 func (c *Client) run() {
 	defer close(c.done)
+	defer c.retryDelete()
 	failures := 0 // queue reads that failed in a row
 	for c.ctx.Err() == nil {
 		known := c.lastSeq.Load()
-		batch, err := c.queue.Peek(c.ctx, c.s.MaxBatchEvents, c.s.maxDataBytes())
+		c.retryDelete()
+		batch, err := c.peek()
 		if err != nil {
 			if c.ctx.Err() != nil {
 				return
@@ -40,8 +43,13 @@ func (c *Client) run() {
 		if len(batch) == 0 {
 			c.setCleared(known)
 			c.oldest.Store(0)
+			var retry <-chan time.Time
+			if len(c.undeleted) > 0 {
+				retry = c.s.Clock.After(c.backoff(c.deleteFailures, 0))
+			}
 			select {
 			case <-c.wake:
+			case <-retry:
 			case <-c.ctx.Done():
 				return
 			}
@@ -56,6 +64,46 @@ func (c *Client) run() {
 		c.deliver(batch)
 		c.inFlight.Store(0)
 	}
+}
+
+// peek returns the oldest queued events for the next envelope, leaving out
+// those delivered already whose Delete failed.
+func (c *Client) peek() ([]Entry, error) {
+	if len(c.undeleted) == 0 {
+		return c.queue.Peek(c.ctx, c.s.MaxBatchEvents, c.s.maxDataBytes())
+	}
+	entries, err := c.queue.Peek(c.ctx, c.s.MaxBatchEvents+len(c.undeleted),
+		c.s.maxDataBytes()+c.undeletedBytes)
+	if err != nil {
+		return nil, err
+	}
+	batch := entries[:0]
+	size := 0
+	for _, e := range entries {
+		if _, found := slices.BinarySearch(c.undeleted, e.Seq); found {
+			continue
+		}
+		if len(batch) == c.s.MaxBatchEvents || (len(batch) > 0 && size+len(e.JSON) > c.s.maxDataBytes()) {
+			break
+		}
+		size += len(e.JSON)
+		batch = append(batch, e)
+	}
+	return batch, nil
+}
+
+// retryDelete deletes the delivered events whose earlier Delete failed.
+func (c *Client) retryDelete() {
+	if len(c.undeleted) == 0 {
+		return
+	}
+	if err := c.queue.Delete(context.Background(), c.undeleted); err != nil {
+		c.deleteFailures++
+		c.log.error("remove delivered events from the queue failed again; they are not posted again"+
+			" unless the process ends first", keyError, err, keyEvents, len(c.undeleted))
+		return
+	}
+	c.undeleted, c.undeletedBytes, c.deleteFailures = c.undeleted[:0], 0, 0
 }
 
 // linger waits while batch is a partial envelope younger than Config.Linger,
@@ -326,13 +374,16 @@ func (c *Client) markDelivered(batch []Entry, r postResult) {
 	for i, e := range batch {
 		seqs[i] = e.Seq
 	}
-	// A failed delete leaves the events queued, so they are posted again
-	// and the endpoint counts them as duplicates.
+	// After a failed delete the events stay in the queue, but this process
+	// does not post them again: it retries the delete. A later process
+	// posts them again, and the endpoint counts them as duplicates.
 	if err := c.queue.Delete(context.Background(), seqs); err != nil {
-		c.log.error("remove delivered events from the queue failed; they will be sent again",
+		c.log.error("remove delivered events from the queue failed; retrying the removal",
 			keyError, err, keyEvents, len(batch), keyEventIDs, eventIDs(batch, maxLoggedIDs))
-		c.sleep(c.s.MinBackoff)
-		return
+		c.undeleted = append(c.undeleted, seqs...)
+		slices.Sort(c.undeleted)
+		c.undeletedBytes += int(batchBytes(batch))
+		c.deleteFailures++
 	}
 	c.release(len(batch), batchBytes(batch))
 	c.delivered.Add(int64(len(batch)))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,5 +138,70 @@ func TestSendQueueWriteFails(t *testing.T) {
 	// otherwise pass the limit of 3 and report ErrQueueFull.
 	if st := c.Stats(); st.Queued != 0 || st.QueuedBytes != 0 {
 		t.Errorf("Stats() after failed Sends = %+v, want nothing queued", st)
+	}
+}
+
+// deleteFailingQueue is a MemoryQueue whose Delete fails while failing is
+// set, as the outbox's does on a full disk.
+type deleteFailingQueue struct {
+	*sender.MemoryQueue
+	failing atomic.Bool
+	deletes atomic.Int32
+}
+
+func (q *deleteFailingQueue) Delete(ctx context.Context, seqs []int64) error {
+	q.deletes.Add(1)
+	if q.failing.Load() {
+		return errors.New("sqlite: write outbox q.db: database or disk is full; free disk space and send again")
+	}
+	return q.MemoryQueue.Delete(ctx, seqs)
+}
+
+func TestDeleteFailsNoRepost(t *testing.T) {
+	ep := newEndpoint(t, nil)
+	cfg := testConfig(t, ep, newFakeClock())
+	queue := &deleteFailingQueue{MemoryQueue: sender.NewMemoryQueue()}
+	queue.failing.Store(true)
+	cfg.Queue = queue
+	rec := &logRecorder{}
+	cfg.Logger = rec.logger()
+	c := newClient(t, cfg)
+
+	if err := c.Send(context.Background(), newEvents(t, 0, 5)...); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	// Flush ends although the delivered events cannot leave the queue.
+	flush(t, c)
+	if got := ep.Requests(); got != 1 {
+		t.Errorf("%d posts while the queue cannot delete, want 1: delivered events were posted again", got)
+	}
+	if got := c.Stats().Delivered; got != 5 {
+		t.Errorf("Stats().Delivered = %d, want 5", got)
+	}
+	if !strings.Contains(rec.all(), "free disk space") {
+		t.Errorf("log = %q, want the queue's error", rec.all())
+	}
+
+	// Once the queue can delete again, the next events remove the earlier
+	// ones too, still without posting them again.
+	queue.failing.Store(false)
+	if err := c.Send(context.Background(), newEvents(t, 5, 1)...); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	flush(t, c)
+	if got := ep.Requests(); got != 2 {
+		t.Errorf("%d posts, want 2", got)
+	}
+	st, err := queue.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Queued != 0 {
+		t.Errorf("queue holds %d events after the deletes succeeded, want 0", st.Queued)
+	}
+	for i := range 6 {
+		if got := ep.Copies(eventID(i)); got != 1 {
+			t.Errorf("endpoint received %d copies of %s, want 1", got, eventID(i))
+		}
 	}
 }

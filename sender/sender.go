@@ -126,6 +126,14 @@ type Client struct {
 	cleared    int64         // every Seq up to cleared is delivered or dead-lettered
 	progress   chan struct{} // closed and replaced when cleared grows
 
+	// undeleted are the sorted Seqs of delivered events whose Delete
+	// failed, as on a full disk, with their JSON size. Only the background
+	// sender uses them: it leaves these events out of envelopes and retries
+	// the Delete.
+	undeleted      []int64
+	undeletedBytes int
+	deleteFailures int
+
 	inFlight     atomic.Int64
 	delivered    atomic.Int64
 	retried      atomic.Int64
