@@ -3,11 +3,9 @@ package tracker_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/internal/testbin"
+	"github.com/timeback/timeback-go/internal/testkit"
 	"github.com/timeback/timeback-go/sender"
 	"github.com/timeback/timeback-go/tracker"
 )
@@ -216,47 +215,21 @@ func storedRun(t *testing.T, base, runID string) ([]tracker.Window, []*timeback.
 	t.Helper()
 	var windows []tracker.Window
 	var completions []*timeback.ActivityCompleted
-	cursor := ""
-	for {
-		q := url.Values{"limit": {strconv.Itoa(timeback.MaxEventLimit)}}
-		if cursor != "" {
-			q.Set("cursor", cursor)
-		}
-		resp, err := http.Get(base + "/caliper/events?" + q.Encode())
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET /caliper/events: %s: %s", resp.Status, body)
-		}
-		var reply struct {
-			Events     []json.RawMessage
-			Pagination struct{ NextCursor string }
-		}
-		if err := json.Unmarshal(body, &reply); err != nil {
-			t.Fatal(err)
-		}
-		for _, raw := range reply.Events {
-			ev, problems := timeback.ParseEvent(raw)
-			switch ev := ev.(type) {
-			case *timeback.TimeSpent:
-				if ev.RunID == runID {
-					windows = append(windows, windowOf(t, ev))
-				}
-			case *timeback.ActivityCompleted:
-				if ev.RunID == runID {
-					completions = append(completions, ev)
-				}
-			default:
-				t.Fatalf("stored event does not parse: %v", problems)
+	query := url.Values{"limit": {strconv.Itoa(timeback.MaxEventLimit)}}
+	for _, raw := range testkit.ListEvents(t, base, "", query) {
+		ev, problems := timeback.ParseEvent(raw)
+		switch ev := ev.(type) {
+		case *timeback.TimeSpent:
+			if ev.RunID == runID {
+				windows = append(windows, windowOf(t, ev))
 			}
+		case *timeback.ActivityCompleted:
+			if ev.RunID == runID {
+				completions = append(completions, ev)
+			}
+		default:
+			t.Fatalf("stored event does not parse: %v", problems)
 		}
-		if reply.Pagination.NextCursor == "" {
-			break
-		}
-		cursor = reply.Pagination.NextCursor
 	}
 	slices.SortFunc(windows, func(a, b tracker.Window) int { return a.Start.Compare(b.Start) })
 	return windows, completions

@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -20,6 +17,7 @@ import (
 
 	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/internal/testbin"
+	"github.com/timeback/timeback-go/internal/testkit"
 )
 
 // demoRow is one row of the demo's table.
@@ -182,10 +180,6 @@ func TestDemoKeepServes(t *testing.T) {
 	}
 }
 
-// demoClient bounds each request of the tests, so that a server that stops
-// answering fails the test instead of hanging it.
-var demoClient = &http.Client{Timeout: 30 * time.Second}
-
 // waitExit waits for cmd to exit, killing it after d.
 func waitExit(cmd *exec.Cmd, d time.Duration) error {
 	done := make(chan error, 1)
@@ -206,44 +200,12 @@ func waitExit(cmd *exec.Cmd, d time.Duration) error {
 func checkStoredDemo(t *testing.T, base, token string) {
 	t.Helper()
 	var events []timeback.Event
-	cursor := ""
-	for pages := 0; ; pages++ {
-		q := url.Values{"limit": {"40"}}
-		if cursor != "" {
-			q.Set("cursor", cursor)
+	for _, raw := range testkit.ListEvents(t, base, token, url.Values{"limit": {"40"}}) {
+		ev, problems := timeback.ParseEvent(raw)
+		if ev == nil {
+			t.Fatalf("stored event does not parse: %v\n%s", problems, raw)
 		}
-		req, _ := http.NewRequest(http.MethodGet, base+"/caliper/events?"+q.Encode(), nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := demoClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET /caliper/events: %s: %s", resp.Status, body)
-		}
-		var reply struct {
-			Events     []json.RawMessage
-			Pagination struct{ NextCursor string }
-		}
-		if err := json.Unmarshal(body, &reply); err != nil {
-			t.Fatalf("GET /caliper/events reply: %v", err)
-		}
-		for _, raw := range reply.Events {
-			ev, problems := timeback.ParseEvent(raw)
-			if ev == nil {
-				t.Fatalf("stored event does not parse: %v\n%s", problems, raw)
-			}
-			events = append(events, ev)
-		}
-		if reply.Pagination.NextCursor == "" {
-			break
-		}
-		if pages > 100 {
-			t.Fatalf("GET /caliper/events still has pages after %d", pages)
-		}
-		cursor = reply.Pagination.NextCursor
+		events = append(events, ev)
 	}
 
 	if len(events) != 126 {

@@ -153,42 +153,15 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 func storedEvents(t *testing.T, base, actor string) []timeback.Event {
 	t.Helper()
 	var out []timeback.Event
-	cursor := ""
-	for {
-		q := url.Values{"actorId": {actor}, "limit": {"100"}}
-		if cursor != "" {
-			q.Set("cursor", cursor)
+	query := url.Values{"actorId": {actor}, "limit": {"100"}}
+	for _, raw := range testkit.ListEvents(t, base, "", query) {
+		ev, problems := timeback.ParseEvent(raw)
+		if len(problems) > 0 {
+			t.Fatalf("stored event does not parse: %v\n%s", problems, raw)
 		}
-		resp, err := http.Get(base + "/caliper/events?" + q.Encode())
-		if err != nil {
-			t.Fatalf("list events: %v", err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("list events: status %d: %s", resp.StatusCode, body)
-		}
-		var page struct {
-			Events     []json.RawMessage `json:"events"`
-			Pagination struct {
-				NextCursor string `json:"nextCursor"`
-			} `json:"pagination"`
-		}
-		if err := json.Unmarshal(body, &page); err != nil {
-			t.Fatalf("decode events: %v", err)
-		}
-		for _, raw := range page.Events {
-			ev, problems := timeback.ParseEvent(raw)
-			if len(problems) > 0 {
-				t.Fatalf("stored event does not parse: %v\n%s", problems, raw)
-			}
-			out = append(out, ev)
-		}
-		if page.Pagination.NextCursor == "" {
-			return out
-		}
-		cursor = page.Pagination.NextCursor
+		out = append(out, ev)
 	}
+	return out
 }
 
 // quizSite is the quiz app on an httptest server, sending to a real
