@@ -343,6 +343,12 @@ func outboxWriteError(path string, err error) error {
 	case strings.Contains(msg, "readonly"):
 		return fmt.Errorf("sqlite: write outbox %s: %w; the file became read-only, check its permissions",
 			path, err)
+	case strings.Contains(msg, "I/O error"):
+		return fmt.Errorf("sqlite: write outbox %s: %w; check the disk, and that the file and its folder"+
+			" are still writable (not read-only or immutable), then send again", path, err)
+	case strings.Contains(msg, "malformed"), strings.Contains(msg, "not a database"):
+		return fmt.Errorf("sqlite: write outbox %s: %w; the outbox is corrupt: move the file aside to"+
+			" start a new outbox", path, err)
 	}
 	return fmt.Errorf("sqlite: write outbox %s: %w", path, err)
 }

@@ -65,3 +65,21 @@ func TestOutboxOpenErrorMessages(t *testing.T) {
 		}
 	}
 }
+
+func TestOutboxWriteErrorMessages(t *testing.T) {
+	tests := []struct {
+		cause string
+		want  string
+	}{
+		{"database or disk is full (13)", "free disk space"},
+		{"attempt to write a readonly database (8)", "read-only"},
+		{"disk I/O error (778)", "check the disk"},
+		{"database disk image is malformed (11)", "is corrupt"},
+	}
+	for _, tt := range tests {
+		err := outboxWriteError("/x/outbox.db", fmt.Errorf("%s", tt.cause))
+		if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "/x/outbox.db") {
+			t.Errorf("outboxWriteError(%q) = %q, want the path and %q", tt.cause, err, tt.want)
+		}
+	}
+}
