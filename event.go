@@ -102,3 +102,19 @@ type Completion struct {
 	MasteredUnits    *float64
 	PctCompleteApp   *float64
 }
+
+// SetMetric sets the metric of a TimebackActivityMetricsCollection item
+// type, such as "xpEarned", to value. It ignores other item types, which
+// the Timeback profile does not define.
+func (c *Completion) SetMetric(itemType string, value float64) {
+	switch itemType {
+	case "xpEarned":
+		c.XPEarned = value
+	case "totalQuestions":
+		c.TotalQuestions = &value
+	case "correctQuestions":
+		c.CorrectQuestions = &value
+	case "masteredUnits":
+		c.MasteredUnits = &value
+	}
+}

@@ -65,17 +65,7 @@ func named(n *caliper.TimebackNamed) *Named {
 func completion(w *caliper.TimebackEvent) Completion {
 	m := Completion{PctCompleteApp: w.PctCompleteApp}
 	for _, it := range w.Items {
-		v := it.Value
-		switch it.Type {
-		case "xpEarned":
-			m.XPEarned = v
-		case "totalQuestions":
-			m.TotalQuestions = &v
-		case "correctQuestions":
-			m.CorrectQuestions = &v
-		case "masteredUnits":
-			m.MasteredUnits = &v
-		}
+		m.SetMetric(it.Type, it.Value)
 	}
 	return m
 }

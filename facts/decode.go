@@ -120,7 +120,7 @@ func Decode(raw []byte) (*Event, error) {
 		}
 		v := *it.Value
 		if e.Kind == KindCompleted {
-			setMetric(&e.Metrics, it.Type, v)
+			e.Metrics.SetMetric(it.Type, v)
 			continue
 		}
 		item := timeback.TimeItem{Type: timeback.TimeCategory(it.Type), Seconds: v, SubType: it.SubType}
@@ -329,19 +329,6 @@ func (w *wireEvent) extension(s *scanner, dst *string) error {
 func (w *wireEvent) typeError(path, want string) {
 	if w.typeErr == nil {
 		w.typeErr = fmt.Errorf("%s is not %s", path, want)
-	}
-}
-
-func setMetric(c *timeback.Completion, name string, v float64) {
-	switch name {
-	case "xpEarned":
-		c.XPEarned = v
-	case "totalQuestions":
-		c.TotalQuestions = &v
-	case "correctQuestions":
-		c.CorrectQuestions = &v
-	case "masteredUnits":
-		c.MasteredUnits = &v
 	}
 }
 
