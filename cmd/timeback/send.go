@@ -354,11 +354,37 @@ func (r *sendRun) send(ctx context.Context, cfg sender.Config, events []timeback
 // event before any is queued.
 func (r *sendRun) check(client *sender.Client, events []timeback.RawEvent) error {
 	for i, ev := range events {
-		if err := client.Check(ev); err != nil {
+		err := client.Check(ev)
+		var evErr *sender.EventError
+		switch {
+		case errors.As(err, &evErr):
+			return inputEventError(i, evErr)
+		case err != nil:
 			return fmt.Errorf("event %d of the inputs: %w", i+1, err)
 		}
 	}
 	return nil
+}
+
+// inputEventError describes the rejection of the event at index i of the
+// inputs. The Index of err counts the events of one Check call, so it is
+// left out.
+func inputEventError(i int, err *sender.EventError) error {
+	what := "is invalid"
+	if errors.Is(err, sender.ErrEventTooLarge) {
+		what = "is too large"
+	}
+	detail := ""
+	if len(err.Problems) > 0 {
+		detail = err.Problems.Error()
+	} else if err.Err != nil {
+		detail = err.Err.Error()
+	}
+	id := ""
+	if err.ID != "" {
+		id = " (" + err.ID + ")"
+	}
+	return fmt.Errorf("event %d of the inputs%s %s: %s", i+1, id, what, detail)
 }
 
 // queue hands the events to the client, waiting while the queue is full.

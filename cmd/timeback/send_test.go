@@ -342,6 +342,11 @@ func TestSendTooLargeEventQueuesNothing(t *testing.T) {
 	if !strings.Contains(stderr, "is too large") || !strings.Contains(stderr, "nothing was queued") {
 		t.Errorf("stderr does not report the large event and that nothing was queued:\n%s", stderr)
 	}
+	// The large event is the second of the inputs; the message gives that
+	// position only, not the index of a Check call as well.
+	if !strings.Contains(stderr, "event 2 of the inputs (") || strings.Contains(stderr, "sender: event 0") {
+		t.Errorf("stderr does not name the large event by its position among the inputs:\n%s", stderr)
+	}
 	code, stdout, _ := runWith(context.Background(), "outbox", "stats", "--outbox", outbox)
 	if code != exitOK || !strings.Contains(stdout, "queued:        0 events") {
 		t.Errorf("outbox stats after the rejected run = %d %q, want 0 queued", code, stdout)
