@@ -168,28 +168,19 @@ func (r *Run) setState(paused, hidden bool) error {
 // completion; the run can resume later with Activity.RunID. When the sink
 // fails, End returns its error, the run stays ended and Flush retries.
 func (r *Run) End(ctx context.Context) error {
-	r.mu.Lock()
-	if err := r.checkOpen("end"); err != nil {
-		r.mu.Unlock()
-		return err
-	}
-	at, err := r.read()
-	if err != nil {
-		r.mu.Unlock()
-		return err
-	}
-	if r.meter != nil {
-		if err := r.cut(at); err != nil {
-			r.mu.Unlock()
+	return r.closeAndSend(ctx, func() error {
+		if err := r.checkOpen("end"); err != nil {
 			return err
 		}
-	}
-	r.close()
-	done, err := r.sendPending(ctx)
-	r.mu.Unlock()
-
-	r.afterSend(done)
-	return err
+		at, err := r.read()
+		if err != nil {
+			return err
+		}
+		if r.meter != nil {
+			return r.cut(at)
+		}
+		return nil
+	})
 }
 
 // EndWithTime closes the run without a completion, like End, and reports
@@ -197,38 +188,29 @@ func (r *Run) End(ctx context.Context) error {
 // It needs Config.DisableTimeTracking, and active must fit in that span;
 // otherwise the run stays open and unchanged.
 func (r *Run) EndWithTime(ctx context.Context, active time.Duration) error {
-	r.mu.Lock()
-	if err := r.checkOpen("end"); err != nil {
-		r.mu.Unlock()
-		return err
-	}
-	if !r.t.cfg.DisableTimeTracking {
-		r.mu.Unlock()
-		return fmt.Errorf("%w: run %s: a time of %v is given while time tracking is on; "+
-			"set Config.DisableTimeTracking to report time yourself", ErrInvalidMetrics, r.id, active)
-	}
-	at, err := r.read()
-	if err != nil {
-		r.mu.Unlock()
-		return err
-	}
-	windows, err := r.overrideWindows(at, active)
-	if err != nil {
-		r.mu.Unlock()
-		return err
-	}
-	for _, w := range windows {
-		if err := r.queueWindow(w); err != nil {
-			r.mu.Unlock()
+	return r.closeAndSend(ctx, func() error {
+		if err := r.checkOpen("end"); err != nil {
 			return err
 		}
-	}
-	r.close()
-	done, err := r.sendPending(ctx)
-	r.mu.Unlock()
-
-	r.afterSend(done)
-	return err
+		if !r.t.cfg.DisableTimeTracking {
+			return fmt.Errorf("%w: run %s: a time of %v is given while time tracking is on; "+
+				"set Config.DisableTimeTracking to report time yourself", ErrInvalidMetrics, r.id, active)
+		}
+		at, err := r.read()
+		if err != nil {
+			return err
+		}
+		windows, err := r.overrideWindows(at, active)
+		if err != nil {
+			return err
+		}
+		for _, w := range windows {
+			if err := r.queueWindow(w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Complete sends the time not yet reported, then the run's one
@@ -237,44 +219,51 @@ func (r *Run) EndWithTime(ctx context.Context, active time.Duration) error {
 // leave the run open and unchanged. When the sink fails, Complete returns
 // its error, the run stays completed and Flush retries.
 func (r *Run) Complete(ctx context.Context, m Metrics) error {
-	r.mu.Lock()
-	if r.completed {
-		r.mu.Unlock()
-		return fmt.Errorf("%w: run %s was completed with %v XP", ErrAlreadyCompleted, r.id,
-			r.state.XPEarned)
-	}
-	if err := r.checkOpen("complete"); err != nil {
-		r.mu.Unlock()
-		return err
-	}
-	at, err := r.read()
-	if err != nil {
-		r.mu.Unlock()
-		return err
-	}
-	final, completion, err := r.prepareCompletion(at, m)
-	if err != nil {
-		r.mu.Unlock()
-		return err
-	}
+	return r.closeAndSend(ctx, func() error {
+		if r.completed {
+			return fmt.Errorf("%w: run %s was completed with %v XP", ErrAlreadyCompleted, r.id,
+				r.state.XPEarned)
+		}
+		if err := r.checkOpen("complete"); err != nil {
+			return err
+		}
+		at, err := r.read()
+		if err != nil {
+			return err
+		}
+		final, completion, err := r.prepareCompletion(at, m)
+		if err != nil {
+			return err
+		}
 
-	// Nothing below fails on input, so the run changes only from here.
-	if r.meter != nil {
-		if err := r.cut(at); err != nil {
-			r.mu.Unlock()
-			return err
+		// Nothing below fails on input, so the run changes only from here.
+		if r.meter != nil {
+			if err := r.cut(at); err != nil {
+				return err
+			}
 		}
-	}
-	for _, w := range final {
-		if err := r.queueWindow(w); err != nil {
-			r.mu.Unlock()
-			return err
+		for _, w := range final {
+			if err := r.queueWindow(w); err != nil {
+				return err
+			}
 		}
+		r.pending = append(r.pending, pendingEvent{event: completion})
+		r.completed = true
+		r.state.Completed = true
+		r.state.XPEarned = completion.Metrics.XPEarned
+		return nil
+	})
+}
+
+// closeAndSend runs queue under the run's lock and, when it succeeds,
+// closes the run and sends every pending event. The OnFlush callback runs
+// after the lock is released. An error from queue leaves the run open.
+func (r *Run) closeAndSend(ctx context.Context, queue func() error) error {
+	r.mu.Lock()
+	if err := queue(); err != nil {
+		r.mu.Unlock()
+		return err
 	}
-	r.pending = append(r.pending, pendingEvent{event: completion})
-	r.completed = true
-	r.state.Completed = true
-	r.state.XPEarned = completion.Metrics.XPEarned
 	r.close()
 	done, err := r.sendPending(ctx)
 	r.mu.Unlock()
