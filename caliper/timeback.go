@@ -263,18 +263,10 @@ func (v *validator) completionItems(items, ext int32) {
 	}
 	seen := map[string]seenMetric{}
 	for it := v.doc.nodes[items].first; it >= 0; it = v.doc.nodes[it].next {
-		if v.doc.kind(it) != jsonObject {
-			v.errorf(it, "metric is %s; expected an object with type and value", v.doc.kind(it))
+		t, name, ok := v.itemType(it, "metric", "a completion metric", completionItemMembers, CompletionMetrics)
+		if !ok {
 			continue
 		}
-		v.members(it, "a completion metric", completionItemMembers)
-		t := v.doc.get(it, "type")
-		if t < 0 || v.doc.kind(t) != jsonString {
-			v.errorAt(v.memberPointer(it, "type"), "metric type is missing or not a string; expected one of %s",
-				strings.Join(CompletionMetrics, ", "))
-			continue
-		}
-		name := v.doc.text(t)
 		if name == "pctCompleteApp" {
 			v.errorf(t, "pctCompleteApp is not an item; send it as generated.extensions.pctCompleteApp")
 			continue
@@ -322,6 +314,27 @@ func (v *validator) completionItems(items, ext int32) {
 	}
 }
 
+// itemType checks that item it of generated.items is an object with only
+// the members allowed and a string type, and returns the type's node and
+// text. Kind, such as "metric", and article, such as "a completion metric",
+// name the item in messages, and types lists the valid types for the
+// message of a missing type. It returns ok false after reporting a problem
+// that leaves no type to check.
+func (v *validator) itemType(it int32, kind, article string, allowed, types []string) (int32, string, bool) {
+	if v.doc.kind(it) != jsonObject {
+		v.errorf(it, "%s is %s; expected an object with type and value", kind, v.doc.kind(it))
+		return -1, "", false
+	}
+	v.members(it, article, allowed)
+	t := v.doc.get(it, "type")
+	if t < 0 || v.doc.kind(t) != jsonString {
+		v.errorAt(v.memberPointer(it, "type"), "%s type is missing or not a string; expected one of %s",
+			kind, strings.Join(types, ", "))
+		return -1, "", false
+	}
+	return t, v.doc.text(t), true
+}
+
 func (v *validator) numberText(m int32) string {
 	if m < 0 {
 		return "(no value)"
@@ -335,18 +348,10 @@ func (v *validator) timeItems(items int32) {
 	}
 	seen := map[string]int32{}
 	for it := v.doc.nodes[items].first; it >= 0; it = v.doc.nodes[it].next {
-		if v.doc.kind(it) != jsonObject {
-			v.errorf(it, "time item is %s; expected an object with type and value", v.doc.kind(it))
+		t, name, ok := v.itemType(it, "time item", "a time item", timeItemMembers, TimeCategories)
+		if !ok {
 			continue
 		}
-		v.members(it, "a time item", timeItemMembers)
-		t := v.doc.get(it, "type")
-		if t < 0 || v.doc.kind(t) != jsonString {
-			v.errorAt(v.memberPointer(it, "type"), "time item type is missing or not a string; expected one of %s",
-				strings.Join(TimeCategories, ", "))
-			continue
-		}
-		name := v.doc.text(t)
 		if !contains(TimeCategories, name) {
 			v.errorf(t, "time category %q is not one of %s", clip(name), strings.Join(TimeCategories, ", "))
 			continue
