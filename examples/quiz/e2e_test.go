@@ -210,6 +210,24 @@ func startQuiz(t *testing.T) *quizSite {
 	return q
 }
 
+// openQuiz starts the quiz, opens its page in a new Chromium tab and
+// waits until the page has started a run. It returns the site, the tab, the
+// run id and the time just before the page opened. The tab closes when the
+// test ends.
+func openQuiz(t *testing.T) (q *quizSite, tab context.Context, runID string, opened time.Time) {
+	t.Helper()
+	chromiumPath := findChromium(t)
+	q = startQuiz(t)
+	tab, closeTab := chromedp.NewContext(newBrowser(t, chromiumPath))
+	t.Cleanup(closeTab)
+	opened = time.Now()
+	if err := chromedp.Do(tab, chromedp.Navigate(q.pageURL())); err != nil {
+		t.Fatalf("open quiz: %v", err)
+	}
+	waitFor(t, 10*time.Second, "the run to start", func() bool { return readState(t, tab).RunID != "" })
+	return q, tab, readState(t, tab).RunID, opened
+}
+
 // newApp starts a quiz app with its own outbox and memory of runs, and
 // serves it from then on, as a restart of the quiz process would.
 func (q *quizSite) newApp(t *testing.T) {
@@ -276,18 +294,7 @@ func hasCompletion(events []timeback.Event) bool {
 }
 
 func TestQuizInChromium(t *testing.T) {
-	chromiumPath := findChromium(t)
-	q := startQuiz(t)
-
-	browserCtx := newBrowser(t, chromiumPath)
-	tab, closeTab := chromedp.NewContext(browserCtx)
-	defer closeTab()
-	opened := time.Now()
-	if err := chromedp.Do(tab, chromedp.Navigate(q.pageURL())); err != nil {
-		t.Fatalf("open quiz: %v", err)
-	}
-	waitFor(t, 10*time.Second, "the run to start", func() bool { return readState(t, tab).RunID != "" })
-	runID := readState(t, tab).RunID
+	q, tab, runID, opened := openQuiz(t)
 
 	answerAll(t, tab)
 	waitFor(t, 5*time.Second, "two heartbeats", func() bool { return len(readState(t, tab).Flushes) >= 2 })
@@ -336,17 +343,7 @@ func TestQuizInChromium(t *testing.T) {
 // a second), then finishes the second run with the Finish button and
 // closes the tab, which must send nothing more.
 func TestQuizReloadPauseFinish(t *testing.T) {
-	chromiumPath := findChromium(t)
-	q := startQuiz(t)
-	browserCtx := newBrowser(t, chromiumPath)
-	tab, closeTab := chromedp.NewContext(browserCtx)
-	defer closeTab()
-
-	if err := chromedp.Do(tab, chromedp.Navigate(q.pageURL())); err != nil {
-		t.Fatalf("open quiz: %v", err)
-	}
-	waitFor(t, 10*time.Second, "the first run to start", func() bool { return readState(t, tab).RunID != "" })
-	first := readState(t, tab).RunID
+	q, tab, first, _ := openQuiz(t)
 
 	const pause = 800 * time.Millisecond
 	if err := chromedp.Do(tab, chromedp.Click(chromedp.ID("pause"))); err != nil {
@@ -424,17 +421,7 @@ func TestQuizReloadPauseFinish(t *testing.T) {
 }
 
 func TestQuizSurvivesAppRestart(t *testing.T) {
-	chromiumPath := findChromium(t)
-	q := startQuiz(t)
-	browserCtx := newBrowser(t, chromiumPath)
-	tab, closeTab := chromedp.NewContext(browserCtx)
-	defer closeTab()
-
-	if err := chromedp.Do(tab, chromedp.Navigate(q.pageURL())); err != nil {
-		t.Fatalf("open quiz: %v", err)
-	}
-	waitFor(t, 10*time.Second, "the run to start", func() bool { return readState(t, tab).RunID != "" })
-	runID := readState(t, tab).RunID
+	q, tab, runID, _ := openQuiz(t)
 	waitFor(t, 5*time.Second, "a heartbeat", func() bool { return len(readState(t, tab).Flushes) >= 1 })
 
 	// The quiz process restarts and forgets the run, which MemoryRuns
@@ -478,17 +465,7 @@ func TestQuizSurvivesAppRestart(t *testing.T) {
 }
 
 func TestQuizPagehideCarriesQueuedTime(t *testing.T) {
-	chromiumPath := findChromium(t)
-	q := startQuiz(t)
-	browserCtx := newBrowser(t, chromiumPath)
-	tab, closeTab := chromedp.NewContext(browserCtx)
-	defer closeTab()
-
-	if err := chromedp.Do(tab, chromedp.Navigate(q.pageURL())); err != nil {
-		t.Fatalf("open quiz: %v", err)
-	}
-	waitFor(t, 10*time.Second, "the run to start", func() bool { return readState(t, tab).RunID != "" })
-	runID := readState(t, tab).RunID
+	q, tab, runID, _ := openQuiz(t)
 	waitFor(t, 5*time.Second, "a heartbeat", func() bool { return len(readState(t, tab).Flushes) >= 1 })
 
 	// Heartbeats fail while the tab is open, then the tab closes: the
