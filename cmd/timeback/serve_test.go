@@ -337,22 +337,33 @@ func postStream(t *testing.T, base string, workers int, stop <-chan struct{}, ac
 	return stored
 }
 
-func TestServeKeepsAcceptedEventsAfterSIGKILL(t *testing.T) {
-	s := testbin.Start(t)
+// streamUntil starts postStream against base with four workers and waits
+// until the server has accepted n envelopes or 20 seconds have passed. The
+// function it returns stops the stream and returns the ids of the events
+// the server accepted.
+func streamUntil(t *testing.T, base string, n int64) (finish func() []string) {
+	t.Helper()
 	var accepted atomic.Int64
 	stop := make(chan struct{})
 	result := make(chan []string)
-	go func() { result <- postStream(t, s.URL, 4, stop, &accepted) }()
-
-	// Kill the server in the middle of the stream, once it has accepted
-	// enough envelopes that commits are certainly in flight.
+	go func() { result <- postStream(t, base, 4, stop, &accepted) }()
 	deadline := time.Now().Add(20 * time.Second)
-	for accepted.Load() < 60 && time.Now().Before(deadline) {
+	for accepted.Load() < n && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
+	return func() []string {
+		close(stop)
+		return receiveIDs(t, result)
+	}
+}
+
+func TestServeKeepsAcceptedEventsAfterSIGKILL(t *testing.T) {
+	s := testbin.Start(t)
+	// Kill the server in the middle of the stream, once it has accepted
+	// enough envelopes that commits are certainly in flight.
+	finish := streamUntil(t, s.URL, 60)
 	s.Kill(t)
-	close(stop)
-	ids := receiveIDs(t, result)
+	ids := finish()
 	if len(ids) == 0 {
 		t.Fatal("no envelope was accepted before the kill")
 	}
@@ -374,20 +385,11 @@ func TestServeKeepsAcceptedEventsAfterSIGKILL(t *testing.T) {
 
 func TestServeGracefulShutdown(t *testing.T) {
 	s := testbin.Start(t)
-	var accepted atomic.Int64
-	stop := make(chan struct{})
-	result := make(chan []string)
-	go func() { result <- postStream(t, s.URL, 4, stop, &accepted) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for accepted.Load() < 20 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-
+	finish := streamUntil(t, s.URL, 20)
 	if err := s.Stop(t); err != nil {
 		t.Errorf("exit after SIGTERM: %v", err)
 	}
-	close(stop)
-	ids := receiveIDs(t, result)
+	ids := finish()
 	for _, want := range []string{`msg="stopping`, "msg=stopped"} {
 		if !strings.Contains(s.Log(), want) {
 			t.Errorf("log lacks %q:\n%s", want, s.Log())
