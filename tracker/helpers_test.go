@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"math"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/timeback/timeback-go"
+	"github.com/timeback/timeback-go/internal/testkit"
 	"github.com/timeback/timeback-go/tracker"
 )
 
@@ -35,65 +35,23 @@ type tb interface {
 	Fatalf(format string, args ...any)
 }
 
-// recordSink keeps every event it takes, and fails while fail is set.
-type recordSink struct {
-	mu     sync.Mutex
-	events []timeback.Event
-	calls  int
-	fail   error
-}
-
-func (s *recordSink) Send(_ context.Context, events ...timeback.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls++
-	if s.fail != nil {
-		return s.fail
-	}
-	for _, e := range events {
-		if _, err := e.MarshalJSON(); err != nil {
-			return err
-		}
-	}
-	s.events = append(s.events, events...)
-	return nil
-}
-
-func (s *recordSink) setFail(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fail = err
-}
-
-func (s *recordSink) all() []timeback.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]timeback.Event(nil), s.events...)
-}
+// recordSink is the tracker's sink in tests, which reads the windows and
+// completions back from the events taken.
+type recordSink struct{ testkit.RecordSink }
 
 // windows returns the windows of the TimeSpentEvents taken, read back from
 // their items.
 func (s *recordSink) windows(t tb) []tracker.Window {
 	t.Helper()
 	var out []tracker.Window
-	for _, e := range s.all() {
-		ts, ok := e.(*timeback.TimeSpent)
-		if !ok {
-			continue
-		}
+	for _, ts := range testkit.EventsOf[*timeback.TimeSpent](&s.RecordSink) {
 		out = append(out, windowOf(t, ts))
 	}
 	return out
 }
 
 func (s *recordSink) completions() []*timeback.ActivityCompleted {
-	var out []*timeback.ActivityCompleted
-	for _, e := range s.all() {
-		if c, ok := e.(*timeback.ActivityCompleted); ok {
-			out = append(out, c)
-		}
-	}
-	return out
+	return testkit.EventsOf[*timeback.ActivityCompleted](&s.RecordSink)
 }
 
 func windowOf(t tb, ts *timeback.TimeSpent) tracker.Window {

@@ -328,7 +328,7 @@ func TestScenarios(t *testing.T) {
 			if n := h.clock.Pending(); n != 0 {
 				t.Errorf("%d timers pending after the last step, want 0", n)
 			}
-			checkEvents(t, h.sink.all())
+			checkEvents(t, h.sink.Events())
 		})
 	}
 }
@@ -390,7 +390,7 @@ func TestCompleteSendsFinalWindowFirst(t *testing.T) {
 	if err := run.Complete(context.Background(), tracker.Metrics{}); err != nil {
 		t.Fatalf("Complete: %v", err)
 	}
-	events := h.sink.all()
+	events := h.sink.Events()
 	if len(events) != 3 {
 		t.Fatalf("got %d events, want 2 windows and the completion", len(events))
 	}
@@ -501,17 +501,17 @@ func TestNewRejectsConfig(t *testing.T) {
 func TestHeartbeatSinkFailure(t *testing.T) {
 	h := newHarness(t, tracker.Config{})
 	run := h.mustStart()
-	h.sink.setFail(errSinkDown)
+	h.sink.SetErr(errSinkDown)
 	h.clock.Advance(30 * time.Second)
 	if len(h.errs) != 2 || !errors.Is(h.errs[0], errSinkDown) {
 		t.Fatalf("OnError got %v, want two sink errors", h.errs)
 	}
-	if got := len(h.sink.all()); got != 0 {
+	if got := len(h.sink.Events()); got != 0 {
 		t.Fatalf("sink took %d events while down", got)
 	}
 
 	// The next heartbeat sends the windows kept back, with their ids.
-	h.sink.setFail(nil)
+	h.sink.SetErr(nil)
 	h.clock.Advance(15 * time.Second)
 	got := h.sink.windows(t)
 	want := []tracker.Window{win(0, 15*time.Second, 15*time.Second),
@@ -529,7 +529,7 @@ func TestEndSinkFailureKeepsRun(t *testing.T) {
 	h := newHarness(t, tracker.Config{})
 	run := h.mustStart()
 	h.clock.Advance(10 * time.Second)
-	h.sink.setFail(errSinkDown)
+	h.sink.SetErr(errSinkDown)
 	if err := run.End(context.Background()); !errors.Is(err, errSinkDown) {
 		t.Fatalf("End with the sink down = %v, want the sink's error", err)
 	}
@@ -537,7 +537,7 @@ func TestEndSinkFailureKeepsRun(t *testing.T) {
 		t.Fatalf("Start with events not sent = %v, want ErrRunOpen", err)
 	}
 
-	h.sink.setFail(nil)
+	h.sink.SetErr(nil)
 	h.clock.Advance(time.Minute)
 	if err := run.Flush(context.Background()); err != nil {
 		t.Fatalf("Flush: %v", err)
@@ -555,14 +555,14 @@ func TestCompleteSinkFailureRetried(t *testing.T) {
 	h := newHarness(t, tracker.Config{})
 	run := h.mustStart()
 	h.clock.Advance(time.Minute)
-	h.sink.setFail(errSinkDown)
+	h.sink.SetErr(errSinkDown)
 	if err := run.Complete(context.Background(), tracker.Metrics{}); !errors.Is(err, errSinkDown) {
 		t.Fatalf("Complete with the sink down = %v, want the sink's error", err)
 	}
 	if err := run.Complete(context.Background(), tracker.Metrics{}); !errors.Is(err, tracker.ErrAlreadyCompleted) {
 		t.Fatalf("second Complete = %v, want ErrAlreadyCompleted", err)
 	}
-	h.sink.setFail(nil)
+	h.sink.SetErr(nil)
 	if err := run.Flush(context.Background()); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
@@ -772,9 +772,9 @@ func TestHiddenTimeoutStopsTimers(t *testing.T) {
 	if n := h.clock.Pending(); n != 0 {
 		t.Errorf("%d timers pending after the hidden timeout, want 0", n)
 	}
-	sent := len(h.sink.all())
+	sent := len(h.sink.Events())
 	h.clock.Advance(time.Hour)
-	if got := len(h.sink.all()); got != sent {
+	if got := len(h.sink.Events()); got != sent {
 		t.Errorf("sink got %d events while away, want none", got-sent)
 	}
 

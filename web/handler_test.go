@@ -690,11 +690,10 @@ func TestEndWithMetricsCompletes(t *testing.T) {
 		t.Errorf("completion run %q actor %+v, want %q ann", c.RunID, c.Actor, id)
 	}
 	// The final flush comes before the completion.
-	x.sink.mu.Lock()
-	n := len(x.sink.events)
-	_, lastIsCompletion := x.sink.events[n-1].(*timeback.ActivityCompleted)
-	_, beforeIsTime := x.sink.events[n-2].(*timeback.TimeSpent)
-	x.sink.mu.Unlock()
+	events := x.sink.Events()
+	n := len(events)
+	_, lastIsCompletion := events[n-1].(*timeback.ActivityCompleted)
+	_, beforeIsTime := events[n-2].(*timeback.TimeSpent)
 	if !lastIsCompletion || !beforeIsTime {
 		t.Error("events do not end with the final TimeSpentEvent and then the completion")
 	}
@@ -749,7 +748,7 @@ func TestCompletionXPAboveFocus(t *testing.T) {
 	if run := x.run(id); run.State != RunOpen || run.Seq != 0 || run.Active != 0 {
 		t.Errorf("run = state %v seq %d active %v, want unchanged", run.State, run.Seq, run.Active)
 	}
-	if n := len(x.sink.events); n != 0 {
+	if n := len(x.sink.Events()); n != 0 {
 		t.Errorf("events = %d, want 0", n)
 	}
 
@@ -827,7 +826,7 @@ func TestSinkFailureKeepsRun(t *testing.T) {
 	x := newHarness(t, nil)
 	id := x.mustStart()
 	x.clock.advance(15 * time.Second)
-	x.sink.setErr(errors.New("sender: queue full"))
+	x.sink.SetErr(errors.New("sender: queue full"))
 	resp := x.post("/activity/heartbeat", window(id, 1, 15000, 0))
 	if resp.status != http.StatusServiceUnavailable {
 		t.Fatalf("status = %d, want 503", resp.status)
@@ -839,7 +838,7 @@ func TestSinkFailureKeepsRun(t *testing.T) {
 		t.Errorf("run advanced to seq %d active %v after a failed send", run.Seq, run.Active)
 	}
 
-	x.sink.setErr(nil)
+	x.sink.SetErr(nil)
 	x.clock.advance(time.Second)
 	if got := x.beat(id, 1, 15000, 0); got.Counted.ActiveMs != 15000 || got.Duplicate {
 		t.Errorf("retry counted %d ms (duplicate %v), want 15000", got.Counted.ActiveMs, got.Duplicate)

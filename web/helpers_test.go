@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -54,51 +53,16 @@ var (
 		Email: "bob@example.com"}
 )
 
-// recordSink stores the events it receives and fails while err is set.
-type recordSink struct {
-	mu     sync.Mutex
-	events []timeback.Event
-	err    error
-}
-
-func (s *recordSink) Send(_ context.Context, events ...timeback.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return s.err
-	}
-	s.events = append(s.events, events...)
-	return nil
-}
-
-func (s *recordSink) setErr(err error) {
-	s.mu.Lock()
-	s.err = err
-	s.mu.Unlock()
-}
+// recordSink is the handler's sink in tests, with accessors for the two
+// event types.
+type recordSink struct{ testkit.RecordSink }
 
 func (s *recordSink) timeSpent() []*timeback.TimeSpent {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []*timeback.TimeSpent
-	for _, e := range s.events {
-		if ts, ok := e.(*timeback.TimeSpent); ok {
-			out = append(out, ts)
-		}
-	}
-	return out
+	return testkit.EventsOf[*timeback.TimeSpent](&s.RecordSink)
 }
 
 func (s *recordSink) completions() []*timeback.ActivityCompleted {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []*timeback.ActivityCompleted
-	for _, e := range s.events {
-		if c, ok := e.(*timeback.ActivityCompleted); ok {
-			out = append(out, c)
-		}
-	}
-	return out
+	return testkit.EventsOf[*timeback.ActivityCompleted](&s.RecordSink)
 }
 
 // fakeClock is a clock that tests move by hand.

@@ -1,6 +1,8 @@
 package testkit_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -55,5 +57,28 @@ func TestLogBufferConcurrentWrites(t *testing.T) {
 	wg.Wait()
 	if got := strings.Count(buf.String(), "\n"); got != 8 {
 		t.Errorf("buffer has %d lines, want 8:\n%s", got, buf.String())
+	}
+}
+
+func TestRecordSinkSetErr(t *testing.T) {
+	var sink testkit.RecordSink
+	ev := timeback.RawEvent{ID: testkit.TimeSpentID, JSON: []byte(testkit.TimeSpent(testkit.TimeSpentID))}
+	down := errors.New("down")
+	sink.SetErr(down)
+	if err := sink.Send(context.Background(), ev); !errors.Is(err, down) {
+		t.Errorf("Send with an error set = %v, want %v", err, down)
+	}
+	if n := len(sink.Events()); n != 0 {
+		t.Errorf("kept %d events while failing, want 0", n)
+	}
+	sink.SetErr(nil)
+	if err := sink.Send(context.Background(), ev, &ev); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if n := len(sink.Events()); n != 2 {
+		t.Errorf("kept %d events, want 2", n)
+	}
+	if got := testkit.EventsOf[*timeback.RawEvent](&sink); len(got) != 1 || got[0] != &ev {
+		t.Errorf("EventsOf[*RawEvent] = %v, want the one pointer sent", got)
 	}
 }
