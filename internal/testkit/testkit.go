@@ -1,9 +1,11 @@
-// Package testkit contains the test helpers that many packages share: the
-// two example events of the Timeback product page, envelopes around them,
-// a log buffer that concurrent handlers can write to, and schemas of their
-// own for tests on the PostgreSQL database in TIMEBACK_TEST_POSTGRES.
+// Package testkit contains the test helpers that many packages share.
+// They cover the two example events of the Timeback product page and
+// envelopes around them, a log buffer and an event sink that concurrent
+// handlers can write to, the listing of stored events over HTTP, and
+// schemas of their own for tests on the PostgreSQL database in
+// TIMEBACK_TEST_POSTGRES.
 //
-//	body := testkit.Envelope(testkit.TimeSpent("urn:uuid:…"), testkit.ActivityCompleted(testkit.CompletedID))
+//	body := testkit.Envelope(testkit.TimeSpent(testkit.EventID(1)), testkit.ActivityCompleted(testkit.CompletedID))
 //
 // The events are read from testdata/activity_completed.json and
 // testdata/time_spent.json at the module root, so each example is written
