@@ -17,19 +17,9 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/timeback/timeback-go/internal/browsertest"
 	"github.com/timeback/timeback-go/internal/testbin"
 )
-
-func findChromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	t.Skip("no chromium installed; install Debian's chromium package to run the browser test")
-	return ""
-}
 
 // demoRun is one row of the run table that timeback demo prints.
 type demoRun struct {
@@ -119,15 +109,9 @@ func startDemo(t *testing.T) (base, token string, runs []demoRun) {
 // token as a header. It follows the student's link from the index and
 // checks that the charts, totals and run table show what the demo printed.
 func TestDashboardShowsDemo(t *testing.T) {
-	path := findChromium(t)
+	allocCtx := browsertest.Allocator(t)
 	base, token, runs := startDemo(t)
 
-	allocCtx, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path), chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()))
-	t.Cleanup(cancel)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(cancel)
 	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/timeback/timeback-go"
+	"github.com/timeback/timeback-go/internal/browsertest"
 	"github.com/timeback/timeback-go/internal/testbin"
 	"github.com/timeback/timeback-go/internal/testkit"
 )
@@ -36,40 +36,12 @@ const (
 	testLeeway = 500 * time.Millisecond
 )
 
-// findChromium returns the path of Debian's Chromium, skipping the test when
-// none is installed. The test never downloads a browser.
-func findChromium(t *testing.T) string {
+// newBrowser starts headless Chromium from alloc and returns a context for
+// its first tab, a blank one that outlives the quiz tabs.
+func newBrowser(t *testing.T, alloc context.Context) context.Context {
 	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	t.Skip("no chromium installed; install Debian's chromium package to run the browser test")
-	return ""
-}
-
-// newBrowser starts headless Chromium with a fresh profile and returns a
-// context for its first tab.
-func newBrowser(t *testing.T, path string) context.Context {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	browserCtx, cancelBrowser := chromedp.NewContext(alloc)
 	t.Cleanup(cancelBrowser)
-	// Start the browser on a blank tab that outlives the quiz tab.
 	if err := chromedp.Do(browserCtx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
@@ -216,9 +188,9 @@ func startQuiz(t *testing.T) *quizSite {
 // test ends.
 func openQuiz(t *testing.T) (q *quizSite, tab context.Context, runID string, opened time.Time) {
 	t.Helper()
-	chromiumPath := findChromium(t)
+	alloc := browsertest.Allocator(t)
 	q = startQuiz(t)
-	tab, closeTab := chromedp.NewContext(newBrowser(t, chromiumPath))
+	tab, closeTab := chromedp.NewContext(newBrowser(t, alloc))
 	t.Cleanup(closeTab)
 	opened = time.Now()
 	if err := chromedp.Do(tab, chromedp.Navigate(q.pageURL())); err != nil {
