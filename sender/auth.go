@@ -12,6 +12,12 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 )
 
+// ErrTokenRejected is wrapped by the error of a token request that the
+// OAuth2 token endpoint answered with 400 or 401, as it does for a wrong
+// client id or secret. The Client keeps retrying, because the endpoint may
+// recover, and Stats().LastError reports the error meanwhile.
+var ErrTokenRejected = errors.New("sender: token endpoint rejected the credentials")
+
 // userAgent is the User-Agent header of the sender's requests.
 const userAgent = "timeback-go-sender/1"
 
@@ -88,6 +94,11 @@ func (t *tokenCache) fetchError(err error) error {
 		detail := re.ErrorCode
 		if detail == "" {
 			detail = truncate(string(re.Body), 200)
+		}
+		if code := re.Response.StatusCode; code == http.StatusBadRequest || code == http.StatusUnauthorized {
+			return fmt.Errorf("%w: OAuth2 token endpoint %s replied %s (%s): check Config.ClientID,"+
+				" Config.ClientSecret and Config.TokenURL", ErrTokenRejected, t.conf.TokenURL,
+				re.Response.Status, detail)
 		}
 		return fmt.Errorf("sender: OAuth2 token endpoint %s replied %s (%s): check Config.ClientID,"+
 			" Config.ClientSecret and Config.TokenURL", t.conf.TokenURL, re.Response.Status, detail)

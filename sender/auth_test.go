@@ -3,11 +3,13 @@ package sender_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -269,5 +271,44 @@ func TestStaticToken(t *testing.T) {
 	flush(t, c)
 	if got := len(ep.Stored()); got != 1 {
 		t.Errorf("stored %d events with the static token, want 1", got)
+	}
+}
+
+func TestOAuthRejectedInLastError(t *testing.T) {
+	ts := newTokenServer(t)
+	var rejecting atomic.Bool
+	rejecting.Store(true)
+	ts.fail = func(n int) (int, string) {
+		if rejecting.Load() {
+			return http.StatusUnauthorized, `{"error":"invalid_client"}`
+		}
+		return 0, ""
+	}
+	ep := newEndpoint(t, nil)
+	c := newClient(t, oauthConfig(t, ep, ts, newFakeClock()))
+	if err := c.Send(context.Background(), newEvent(t, 0)); err != nil {
+		t.Fatal(err)
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	var err error
+	for err = c.Stats().LastError; !errors.Is(err, sender.ErrTokenRejected); err = c.Stats().LastError {
+		if time.Now().After(deadline) {
+			t.Fatalf("Stats().LastError = %v, want it to wrap ErrTokenRejected", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !strings.Contains(err.Error(), "401") {
+		t.Errorf("LastError = %q, want the 401 reply", err)
+	}
+	// The Basic credentials of client:secret.
+	if strings.Contains(err.Error(), "Y2xpZW50OnNlY3JldA") {
+		t.Errorf("LastError = %q contains the client credentials", err)
+	}
+
+	rejecting.Store(false)
+	flush(t, c)
+	if err := c.Stats().LastError; err != nil {
+		t.Errorf("Stats().LastError after delivery = %v, want nil", err)
 	}
 }

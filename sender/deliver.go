@@ -173,11 +173,14 @@ func (c *Client) deliver(batch []Entry) {
 		c.retried.Add(int64(len(batch)))
 		args := []any{keyAttempt, attempt, keyWait, wait, keyEvents, len(batch),
 			keyEventIDs, eventIDs(batch, maxLoggedIDs)}
+		failure := r.err
 		if r.err != nil {
 			args = append(args, keyError, r.err)
 		} else {
 			args = append(args, keyStatus, r.status, keyMessage, r.message)
+			failure = fmt.Errorf("sender: endpoint %s replied %s", c.s.eventURL, r.message)
 		}
+		c.lastErr.Store(&failure)
 		if r.err == nil && !retries(r.status) {
 			c.log.error("unexpected reply status; retrying", args...)
 		} else {
@@ -385,6 +388,7 @@ func (c *Client) markDelivered(batch []Entry, r postResult) {
 		c.undeletedBytes += int(batchBytes(batch))
 		c.deleteFailures++
 	}
+	c.lastErr.Store(nil)
 	c.release(len(batch), batchBytes(batch))
 	c.delivered.Add(int64(len(batch)))
 	if c.s.OnDelivered != nil {

@@ -100,6 +100,10 @@ type Stats struct {
 	// OldestAge is the age of the oldest undelivered event, in flight
 	// included, zero when there is none.
 	OldestAge time.Duration
+	// LastError is the error of the last failed post, nil when none failed
+	// since the last accepted one. It wraps ErrTokenRejected when the
+	// token endpoint rejects the credentials.
+	LastError error
 }
 
 // Client sends events through a durable queue to a Caliper endpoint. Its
@@ -134,6 +138,7 @@ type Client struct {
 	undeletedBytes int
 	deleteFailures int
 
+	lastErr      atomic.Pointer[error] // of the last failed post, nil after a success
 	inFlight     atomic.Int64
 	delivered    atomic.Int64
 	retried      atomic.Int64
@@ -461,6 +466,9 @@ func (c *Client) Stats() Stats {
 		Delivered:    c.delivered.Load(),
 		Retried:      c.retried.Load(),
 		DeadLettered: c.deadLettered.Load(),
+	}
+	if err := c.lastErr.Load(); err != nil {
+		st.LastError = *err
 	}
 	if oldest := c.oldest.Load(); oldest != 0 && queued > 0 {
 		st.OldestAge = max(c.s.Clock.Now().Sub(time.Unix(0, oldest)), 0)

@@ -337,7 +337,7 @@ func (r *sendRun) send(ctx context.Context, cfg sender.Config, events []timeback
 	}
 
 	stopProgress := r.startProgress(client, len(r.ours))
-	flushErr := client.Flush(ctx)
+	flushErr := flushUntilRejected(ctx, client)
 	stopProgress()
 	if flushErr != nil {
 		r.closeEarly(client)
@@ -348,6 +348,34 @@ func (r *sendRun) send(ctx context.Context, cfg sender.Config, events []timeback
 		return exitFailure
 	}
 	return r.summary(nil)
+}
+
+// flushUntilRejected waits for the delivery of the queued events like
+// Flush, but stops when the token endpoint rejects the credentials: retrying
+// cannot succeed until the user fixes them.
+func flushUntilRejected(ctx context.Context, client *sender.Client) error {
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if err := client.Stats().LastError; errors.Is(err, sender.ErrTokenRejected) {
+				stop(err)
+				return
+			}
+		}
+	}()
+	err := client.Flush(ctx)
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, sender.ErrTokenRejected) {
+		return cause
+	}
+	return err
 }
 
 // check runs the client's checks, such as the envelope size limit, on every

@@ -287,6 +287,43 @@ func TestSendOAuth(t *testing.T) {
 	}
 }
 
+func TestSendTokenRejectedStops(t *testing.T) {
+	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"error":"invalid_client"}`)
+	}))
+	defer tokens.Close()
+	base := testbin.StartServer(t, "--token", "tok")
+	dir := t.TempDir()
+	file := writeSendFile(t, dir, "event.json", sendEventJSON(t, 0))
+	secret := writeSendFile(t, dir, "secret", "wrong-secret\n")
+	outbox := filepath.Join(dir, "outbox.db")
+
+	// Without the stop, send retries the token request forever and the
+	// context ends the run instead.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	code, _, stderr := runWith(ctx, "send", "--endpoint", base, "--outbox", outbox, "--client-id", "app",
+		"--client-secret-file", secret, "--token-url", tokens.URL+"/oauth2/token", file)
+	if ctx.Err() != nil {
+		t.Fatalf("send kept retrying a token endpoint that rejects the credentials; stderr:\n%s", stderr)
+	}
+	if code != exitFailure {
+		t.Errorf("send with rejected credentials exited %d, want %d", code, exitFailure)
+	}
+	if !strings.Contains(stderr, "401") || !strings.Contains(stderr, "--outbox "+outbox) {
+		t.Errorf("stderr does not give the token endpoint's reply and how to resume:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "wrong-secret") {
+		t.Errorf("stderr contains the client secret:\n%s", stderr)
+	}
+	code, stdout, _ := runWith(context.Background(), "outbox", "stats", "--outbox", outbox)
+	if code != exitOK || !strings.Contains(stdout, "queued:        1 events") {
+		t.Errorf("outbox stats after the stop = %d %q, want the event still queued", code, stdout)
+	}
+}
+
 func TestOutboxUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {
