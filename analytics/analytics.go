@@ -20,13 +20,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/facts"
+	"github.com/timeback/timeback-go/internal/httpquery"
 )
 
 // Patterns are the http.ServeMux patterns that Handler serves.
@@ -101,19 +101,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // checkQuery returns an error naming the first parameter of raw that
 // url.ParseQuery rejects.
 func checkQuery(raw string) error {
-	for part := range strings.SplitSeq(raw, "&") {
-		if _, err := url.ParseQuery(part); err != nil {
-			name, _, _ := strings.Cut(part, "=")
-			msg := fmt.Sprintf("invalid query parameter %q: %v", part, err)
-			if strings.Contains(part, ";") {
-				msg = fmt.Sprintf("invalid query parameter %q: it contains a semicolon; separate parameters "+
-					"with & and encode a semicolon in a value as %%3B", part)
-			}
-			return &timeback.Error{Code: timeback.CodeInvalid, Message: msg,
-				Fields: []timeback.FieldError{{Path: name, Message: msg}}}
-		}
-	}
-	return nil
+	_, err := httpquery.Parse(raw)
+	return err
 }
 
 // queryRange reads from, to and tz of r. A missing to is today in tz and a

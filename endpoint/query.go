@@ -8,11 +8,11 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	timeback "github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/caliper"
+	"github.com/timeback/timeback-go/internal/httpquery"
 )
 
 // eventsReply is the reply of GET /caliper/events.
@@ -68,31 +68,15 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, reply)
 }
 
-// parseQuery parses a raw query string like url.ParseQuery, but rejects
-// the parameters that url.Values would drop, such as one with a semicolon
-// or a bad escape, so that a filter never silently lists everything.
+// parseQuery parses a raw query string like httpquery.Parse, so that a
+// parameter that url.Values would drop is rejected instead of a filter
+// silently listing everything.
 func parseQuery(raw string) (url.Values, error) {
-	v := url.Values{}
-	for part := range strings.SplitSeq(raw, "&") {
-		if part == "" {
-			continue
-		}
-		if _, err := url.ParseQuery(part); err != nil {
-			name, _, _ := strings.Cut(part, "=")
-			msg := fmt.Sprintf("invalid query parameter %q: %v", part, err)
-			if strings.Contains(part, ";") {
-				msg = fmt.Sprintf("invalid query parameter %q: it contains a semicolon; separate parameters "+
-					"with & and encode a semicolon in a value as %%3B", part)
-			}
-			return nil, &timeback.Error{Code: timeback.CodeInvalid, Message: "invalid query: " + msg,
-				Fields: []timeback.FieldError{{Path: name, Message: msg}}}
-		}
-		pv, _ := url.ParseQuery(part)
-		for k, vs := range pv {
-			v[k] = append(v[k], vs...)
-		}
+	v, err := httpquery.Parse(raw)
+	if e, ok := err.(*timeback.Error); ok {
+		e.Message = "invalid query: " + e.Message
 	}
-	return v, nil
+	return v, err
 }
 
 // parseEventQuery reads the listing parameters, rejecting unknown ones so
