@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/timeback/timeback-go/sender"
@@ -25,8 +26,8 @@ Inspects the outbox of timeback send and of the Go sender.
 
 The outbox must not be open in another process, such as a running send.
 
-Exit status: 0 on success, 1 when the outbox cannot be read or written, 2 for
-a usage error.
+Exit status: 0 on success, 1 when the outbox cannot be read or written or an
+--id names no dead letter, 2 for a usage error.
 
 Flags:
 `
@@ -163,15 +164,31 @@ func outboxDead(ctx context.Context, e env, outbox *sqlite.Outbox, limit int, as
 }
 
 func outboxRetry(ctx context.Context, e env, outbox *sqlite.Outbox, ids []string) error {
+	var unknown []string
+	if len(ids) > 0 {
+		dead, err := outbox.DeadLetters(ctx, 0, 0)
+		if err != nil {
+			return err
+		}
+		known := make(map[string]bool, len(dead))
+		for _, d := range dead {
+			known[d.ID] = true
+		}
+		for _, id := range ids {
+			if !known[id] {
+				unknown = append(unknown, id)
+			}
+		}
+	}
 	n, err := outbox.Requeue(ctx, ids...)
 	if err != nil {
 		return err
 	}
-	if len(ids) > 0 && n < len(ids) {
-		fmt.Fprintf(e.stderr, "timeback outbox: %d of the %d ids given are not dead letters\n",
-			len(ids)-n, len(ids))
-	}
 	fmt.Fprintf(e.stdout, "requeued %d dead letters; run timeback send --outbox %s to deliver them\n",
 		n, outbox.Path())
+	if len(unknown) > 0 {
+		return fmt.Errorf("--id %s: no dead letter has this event id; list them with timeback outbox dead"+
+			" --outbox %s", strings.Join(unknown, ", "), outbox.Path())
+	}
 	return nil
 }

@@ -225,6 +225,29 @@ func TestSendDeadLetterThenRetry(t *testing.T) {
 	}
 }
 
+func TestOutboxRetryUnknownID(t *testing.T) {
+	dir := t.TempDir()
+	file := writeSendFile(t, dir, "event.json", sendEventJSON(t, 0))
+	outbox := filepath.Join(dir, "outbox.db")
+	ctx := context.Background()
+	if code, _, stderr := runWith(ctx, "send", "--endpoint", rejectingEndpoint(t).URL, "--outbox", outbox,
+		file); code != exitFailure {
+		t.Fatalf("send to a rejecting endpoint exited %d, want %d; stderr:\n%s", code, exitFailure, stderr)
+	}
+
+	code, stdout, stderr := runWith(ctx, "outbox", "retry", "--outbox", outbox, "--id", "urn:uuid:unknown",
+		"--id", sendEventID(0))
+	if code != exitFailure {
+		t.Errorf("outbox retry with an unknown id exited %d, want %d", code, exitFailure)
+	}
+	if !strings.Contains(stderr, "urn:uuid:unknown") {
+		t.Errorf("outbox retry stderr does not name the unknown id:\n%s", stderr)
+	}
+	if !strings.Contains(stdout, "requeued 1 dead letters") {
+		t.Errorf("outbox retry stdout = %q, want the known id requeued", stdout)
+	}
+}
+
 func TestSendInterruptedLeavesEvents(t *testing.T) {
 	dir := t.TempDir()
 	file := writeSendFile(t, dir, "envelope.json", sendEnvelopeJSON(t, 0, 1, 2))
