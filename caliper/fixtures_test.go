@@ -11,11 +11,7 @@ import (
 )
 
 func TestValidFixtures(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(fixtures.Dir(t), "v1p2", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no fixtures: %v", err)
-	}
-	for _, f := range files {
+	for _, f := range fixtures.Glob(t, "v1p2/*.json") {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -29,11 +25,7 @@ func TestValidFixtures(t *testing.T) {
 }
 
 func TestInvalidFixtures(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(fixtures.Dir(t), "v1p2", "invalid", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no fixtures: %v", err)
-	}
-	for _, f := range files {
+	for _, f := range fixtures.Glob(t, "v1p2/invalid/*.json") {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

@@ -211,11 +211,7 @@ func TestServeProductExamples(t *testing.T) {
 }
 
 func TestServeEnvelopeFixtures(t *testing.T) {
-	dir := filepath.Join(fixtures.Dir(t), "v1p2")
-	files, err := filepath.Glob(filepath.Join(dir, "caliperEnvelope*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no envelope fixtures in %s: %v", dir, err)
-	}
+	files := fixtures.Glob(t, "v1p2/caliperEnvelope*.json")
 	// Every fixture gets a server of its own, because the fixtures reuse
 	// event ids with different content, which one store rejects as a
 	// conflict.
@@ -236,11 +232,7 @@ func TestServeEnvelopeFixtures(t *testing.T) {
 }
 
 func TestServeRejectsInvalidFixtures(t *testing.T) {
-	dir := filepath.Join(fixtures.Dir(t), "v1p2", "invalid")
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Skipf("no invalid fixtures in %s: %v", dir, err)
-	}
+	files := fixtures.Glob(t, "v1p2/invalid/*.json")
 	base := testbin.StartServer(t)
 	for _, f := range files {
 		item, err := os.ReadFile(f)
