@@ -269,20 +269,6 @@ func (o *Outbox) open(ctx context.Context) error {
 	return syncFolder(filepath.Dir(o.path))
 }
 
-// syncFolder fsyncs the folder at path, so that the entries of files created
-// in it survive a crash.
-func syncFolder(path string) error {
-	dir, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	if err := dir.Sync(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		return fmt.Errorf("fsync folder %s: %w", path, err)
-	}
-	return nil
-}
-
 // closeFiles closes the statements, the connections and the files.
 func (o *Outbox) closeFiles() error {
 	var errs []error
