@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/timeback/timeback-go/internal/storetest"
 	"github.com/timeback/timeback-go/internal/testkit"
 )
 
@@ -16,8 +17,8 @@ import (
 // is slow. A binary from go test -c run with -test.fuzz, which fuzzes
 // without coverage guidance, ran about 2500 inputs a second.
 func FuzzPostEvent(f *testing.F) {
-	f.Add(testkit.Envelope(completed(testkit.EventID(1), 80), timeSpent(testkit.EventID(2), 1)))
-	f.Add(testkit.Envelope(completed(testkit.EventID(1), 81)))
+	f.Add(testkit.Envelope(completed(storetest.EventID(1), 80), timeSpent(storetest.EventID(2), 1)))
+	f.Add(testkit.Envelope(completed(storetest.EventID(1), 81)))
 	f.Add(`{"sensor":"s","sendTime":"2026-01-27T10:03:01.000Z","dataVersion":"x","data":[]}`)
 	f.Add(`{"data": [{"id": "urn:uuid:1"}]`)
 	f.Add(`[]`)

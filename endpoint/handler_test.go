@@ -19,6 +19,7 @@ import (
 	"time"
 
 	timeback "github.com/timeback/timeback-go"
+	"github.com/timeback/timeback-go/internal/storetest"
 	"github.com/timeback/timeback-go/internal/testkit"
 	"github.com/timeback/timeback-go/sqlite"
 )
@@ -149,7 +150,7 @@ func wantError(t *testing.T, name string, r reply, status int, mentions ...strin
 
 func TestPostStoresEnvelope(t *testing.T) {
 	ts := newTestServer(t, Config{})
-	a, b := completed(testkit.EventID(1), 80), timeSpent(testkit.EventID(2), 123)
+	a, b := completed(storetest.EventID(1), 80), timeSpent(storetest.EventID(2), 123)
 	r := ts.post(t, testkit.Envelope(a, b))
 	wantStatus(t, "post", r, http.StatusOK)
 	got := r.json(t)
@@ -160,7 +161,7 @@ func TestPostStoresEnvelope(t *testing.T) {
 		t.Errorf("warnings = %v, want an empty list", got["warnings"])
 	}
 
-	ev := ts.get(t, "/caliper/events/"+testkit.EventID(1))
+	ev := ts.get(t, "/caliper/events/"+storetest.EventID(1))
 	wantStatus(t, "get event", ev, http.StatusOK)
 	if string(ev.body) != a {
 		t.Errorf("stored event = %s, want the bytes as sent %s", ev.body, a)
@@ -173,7 +174,7 @@ func TestPostStoresEnvelope(t *testing.T) {
 	wantStatus(t, "job", job, http.StatusOK)
 	want := fmt.Sprintf(`{"job":{"id":"job-1","state":"completed","returnValue":{"status":"success",`+
 		`"results":[{"allocatedId":"1","externalId":%q},{"allocatedId":"2","externalId":%q}]},"processedOn":%d}}`,
-		testkit.EventID(1), testkit.EventID(2), testNow.UnixMilli())
+		storetest.EventID(1), storetest.EventID(2), testNow.UnixMilli())
 	if strings.TrimSpace(string(job.body)) != want {
 		t.Errorf("job status = %s, want %s", job.body, want)
 	}
@@ -181,7 +182,7 @@ func TestPostStoresEnvelope(t *testing.T) {
 
 func TestPostDuplicateIsCounted(t *testing.T) {
 	ts := newTestServer(t, Config{})
-	env := testkit.Envelope(completed(testkit.EventID(1), 80), timeSpent(testkit.EventID(2), 1))
+	env := testkit.Envelope(completed(storetest.EventID(1), 80), timeSpent(storetest.EventID(2), 1))
 	wantStatus(t, "first post", ts.post(t, env), http.StatusOK)
 
 	// The same events, formatted differently, are duplicates.
@@ -201,13 +202,13 @@ func TestPostDuplicateIsCounted(t *testing.T) {
 
 func TestPostConflictStoresNothing(t *testing.T) {
 	ts := newTestServer(t, Config{})
-	wantStatus(t, "first post", ts.post(t, testkit.Envelope(completed(testkit.EventID(1), 80))), http.StatusOK)
+	wantStatus(t, "first post", ts.post(t, testkit.Envelope(completed(storetest.EventID(1), 80))), http.StatusOK)
 
-	r := ts.post(t, testkit.Envelope(timeSpent(testkit.EventID(2), 1), completed(testkit.EventID(1), 81)))
-	wantError(t, "conflict", r, http.StatusConflict, testkit.EventID(1), "/data/1/id")
-	wantStatus(t, "other event of the envelope", ts.get(t, "/caliper/events/"+testkit.EventID(2)), http.StatusNotFound)
-	stored := ts.get(t, "/caliper/events/"+testkit.EventID(1))
-	if string(stored.body) != completed(testkit.EventID(1), 80) {
+	r := ts.post(t, testkit.Envelope(timeSpent(storetest.EventID(2), 1), completed(storetest.EventID(1), 81)))
+	wantError(t, "conflict", r, http.StatusConflict, storetest.EventID(1), "/data/1/id")
+	wantStatus(t, "other event of the envelope", ts.get(t, "/caliper/events/"+storetest.EventID(2)), http.StatusNotFound)
+	stored := ts.get(t, "/caliper/events/"+storetest.EventID(1))
+	if string(stored.body) != completed(storetest.EventID(1), 80) {
 		t.Errorf("stored copy changed to %s", stored.body)
 	}
 	if !strings.Contains(ts.logs.String(), "reason=conflict") {
@@ -218,8 +219,8 @@ func TestPostConflictStoresNothing(t *testing.T) {
 func TestPostRejectsBadEnvelopes(t *testing.T) {
 	ts := newTestServer(t, Config{})
 	v1p1 := testkit.EnvelopeOf("https://myapp.example.com/sensor", "http://purl.imsglobal.org/ctx/caliper/v1p1",
-		completed(testkit.EventID(9), 1))
-	missingActor := strings.Replace(completed(testkit.EventID(8), 1), `"actor"`, `"actorX"`, 1)
+		completed(storetest.EventID(9), 1))
+	missingActor := strings.Replace(completed(storetest.EventID(8), 1), `"actor"`, `"actorX"`, 1)
 	tests := []struct {
 		name     string
 		body     string
@@ -229,9 +230,9 @@ func TestPostRejectsBadEnvelopes(t *testing.T) {
 		{"malformed JSON", `{"sensor": "x",`, http.StatusBadRequest, []string{"JSON"}},
 		{"not JSON", "hello", http.StatusBadRequest, nil},
 		{"empty body", "", http.StatusBadRequest, []string{"empty"}},
-		{"bare event", completed(testkit.EventID(7), 1), http.StatusBadRequest, []string{"envelope"}},
-		{"repeated id", testkit.Envelope(completed(testkit.EventID(1), 1), completed(testkit.EventID(1), 1)), http.StatusBadRequest,
-			[]string{"/data/1/id", testkit.EventID(1)}},
+		{"bare event", completed(storetest.EventID(7), 1), http.StatusBadRequest, []string{"envelope"}},
+		{"repeated id", testkit.Envelope(completed(storetest.EventID(1), 1), completed(storetest.EventID(1), 1)), http.StatusBadRequest,
+			[]string{"/data/1/id", storetest.EventID(1)}},
 		{"missing actor", testkit.Envelope(missingActor), http.StatusBadRequest, []string{"/data/0"}},
 		{"unsupported dataVersion", v1p1, http.StatusUnprocessableEntity, []string{"/dataVersion"}},
 	}
@@ -270,22 +271,22 @@ func TestPostContentType(t *testing.T) {
 		{"application/json; charset=", http.StatusUnsupportedMediaType},
 	}
 	for i, tt := range tests {
-		r := ts.do(t, "POST", "/caliper/event", tt.contentType, testkit.Envelope(completed(testkit.EventID(100+i), 1)))
+		r := ts.do(t, "POST", "/caliper/event", tt.contentType, testkit.Envelope(completed(storetest.EventID(100+i), 1)))
 		wantStatus(t, fmt.Sprintf("Content-Type %q", tt.contentType), r, tt.status)
 	}
 }
 
 func TestPostContentEncoding(t *testing.T) {
 	ts := newTestServer(t, Config{})
-	r := ts.post(t, testkit.Envelope(completed(testkit.EventID(1), 1)), "Content-Encoding", "gzip")
+	r := ts.post(t, testkit.Envelope(completed(storetest.EventID(1), 1)), "Content-Encoding", "gzip")
 	wantError(t, "gzip", r, http.StatusUnsupportedMediaType, "gzip")
-	r = ts.post(t, testkit.Envelope(completed(testkit.EventID(1), 1)), "Content-Encoding", "identity")
+	r = ts.post(t, testkit.Envelope(completed(storetest.EventID(1), 1)), "Content-Encoding", "identity")
 	wantStatus(t, "identity", r, http.StatusOK)
 }
 
 func TestPostPayloadLimit(t *testing.T) {
 	ts := newTestServer(t, Config{MaxBodyBytes: 2048})
-	big := testkit.Envelope(completed(testkit.EventID(1), 1), completed(testkit.EventID(2), 1))
+	big := testkit.Envelope(completed(storetest.EventID(1), 1), completed(storetest.EventID(2), 1))
 	wantError(t, "declared length", ts.post(t, big), http.StatusRequestEntityTooLarge, "2048")
 
 	// A chunked body has no declared length, so the limit stops the read.
@@ -296,28 +297,28 @@ func TestPostPayloadLimit(t *testing.T) {
 	ts.h.ServeHTTP(rec, req)
 	wantStatus(t, "chunked", reply{status: rec.Code, body: rec.Body.Bytes()}, http.StatusRequestEntityTooLarge)
 
-	wantStatus(t, "within limit", ts.post(t, testkit.Envelope(completed(testkit.EventID(3), 1))), http.StatusOK)
+	wantStatus(t, "within limit", ts.post(t, testkit.Envelope(completed(storetest.EventID(3), 1))), http.StatusOK)
 }
 
 func TestValidateStoresNothing(t *testing.T) {
 	ts := newTestServer(t, Config{})
-	r := ts.do(t, "POST", "/caliper/event/validate", "application/json", testkit.Envelope(completed(testkit.EventID(1), 1)))
+	r := ts.do(t, "POST", "/caliper/event/validate", "application/json", testkit.Envelope(completed(storetest.EventID(1), 1)))
 	wantStatus(t, "validate", r, http.StatusOK)
 	if got := r.json(t); got["events"] != 1.0 {
 		t.Errorf("validate reply = %s, want events 1", r.body)
 	}
-	wantStatus(t, "event after validate", ts.get(t, "/caliper/events/"+testkit.EventID(1)), http.StatusNotFound)
+	wantStatus(t, "event after validate", ts.get(t, "/caliper/events/"+storetest.EventID(1)), http.StatusNotFound)
 
 	bad := ts.do(t, "POST", "/caliper/event/validate", "application/json", `{"data": 1`)
 	wantError(t, "validate malformed", bad, http.StatusBadRequest)
-	v1p1 := testkit.EnvelopeOf("s", "http://purl.imsglobal.org/ctx/caliper/v1p1", completed(testkit.EventID(2), 1))
+	v1p1 := testkit.EnvelopeOf("s", "http://purl.imsglobal.org/ctx/caliper/v1p1", completed(storetest.EventID(2), 1))
 	wantStatus(t, "validate v1p1", ts.do(t, "POST", "/caliper/event/validate", "application/json", v1p1),
 		http.StatusUnprocessableEntity)
 }
 
 func TestBearerAuthentication(t *testing.T) {
 	ts := newTestServer(t, Config{Tokens: []string{"first-token", "second-token"}})
-	env := testkit.Envelope(completed(testkit.EventID(1), 1))
+	env := testkit.Envelope(completed(storetest.EventID(1), 1))
 	tests := []struct {
 		name   string
 		header []string
@@ -346,7 +347,7 @@ func TestListEventsQuery(t *testing.T) {
 	ts := newTestServer(t, Config{})
 	for i := range 5 {
 		env := testkit.EnvelopeOf(fmt.Sprintf("https://sensor-%d.example.com", i%2), "http://purl.imsglobal.org/ctx/caliper/v1p2",
-			timeSpent(testkit.EventID(i+1), i%3))
+			timeSpent(storetest.EventID(i+1), i%3))
 		wantStatus(t, "post", ts.post(t, env), http.StatusOK)
 	}
 	ids := func(r reply) []string {
@@ -366,12 +367,12 @@ func TestListEventsQuery(t *testing.T) {
 		query string
 		want  []string
 	}{
-		{"", []string{testkit.EventID(1), testkit.EventID(2), testkit.EventID(3), testkit.EventID(4), testkit.EventID(5)}},
-		{"?sensor=https://sensor-1.example.com", []string{testkit.EventID(2), testkit.EventID(4)}},
-		{"?actorEmail=student-0@example.com", []string{testkit.EventID(1), testkit.EventID(4)}},
-		{"?actorId=https://api.example.com/ims/oneroster/rostering/v1p2/users/student-2", []string{testkit.EventID(3)}},
-		{"?limit=2&offset=1", []string{testkit.EventID(2), testkit.EventID(3)}},
-		{"?startDate=2026-01-27T10:00:15Z&endDate=2026-01-27T10:00:15.000Z", []string{testkit.EventID(1), testkit.EventID(2), testkit.EventID(3), testkit.EventID(4), testkit.EventID(5)}},
+		{"", []string{storetest.EventID(1), storetest.EventID(2), storetest.EventID(3), storetest.EventID(4), storetest.EventID(5)}},
+		{"?sensor=https://sensor-1.example.com", []string{storetest.EventID(2), storetest.EventID(4)}},
+		{"?actorEmail=student-0@example.com", []string{storetest.EventID(1), storetest.EventID(4)}},
+		{"?actorId=https://api.example.com/ims/oneroster/rostering/v1p2/users/student-2", []string{storetest.EventID(3)}},
+		{"?limit=2&offset=1", []string{storetest.EventID(2), storetest.EventID(3)}},
+		{"?startDate=2026-01-27T10:00:15Z&endDate=2026-01-27T10:00:15.000Z", []string{storetest.EventID(1), storetest.EventID(2), storetest.EventID(3), storetest.EventID(4), storetest.EventID(5)}},
 		{"?startDate=2026-01-27T10:00:16Z", nil},
 		{"?actorId=x%27%20OR%20%271%27%3D%271", nil},
 	}
@@ -456,8 +457,8 @@ func TestConfigAndHealth(t *testing.T) {
 
 func TestMetricsCountIngest(t *testing.T) {
 	ts := newTestServer(t, Config{})
-	ts.post(t, testkit.Envelope(completed(testkit.EventID(1), 1), timeSpent(testkit.EventID(2), 1)))
-	ts.post(t, testkit.Envelope(completed(testkit.EventID(1), 1)))
+	ts.post(t, testkit.Envelope(completed(storetest.EventID(1), 1), timeSpent(storetest.EventID(2), 1)))
+	ts.post(t, testkit.Envelope(completed(storetest.EventID(1), 1)))
 	ts.post(t, `{`)
 	ts.do(t, "POST", "/caliper/event", "text/plain", "{}")
 
@@ -490,7 +491,7 @@ func (failingStore) Append(ctx context.Context, b []*timeback.Batch) ([]timeback
 
 func TestPostStoreFailureIs503(t *testing.T) {
 	ts := newTestServer(t, Config{Store: failingStore{}})
-	r := ts.post(t, testkit.Envelope(completed(testkit.EventID(1), 1)))
+	r := ts.post(t, testkit.Envelope(completed(storetest.EventID(1), 1)))
 	wantError(t, "post", r, http.StatusServiceUnavailable, "nothing was stored")
 	if r.header.Get("Retry-After") == "" {
 		t.Error("503 without Retry-After")
@@ -506,7 +507,7 @@ func TestPostStoreFailureIs503(t *testing.T) {
 func TestPostAfterCloseIs503(t *testing.T) {
 	ts := newTestServer(t, Config{})
 	ts.h.Close()
-	wantStatus(t, "post after close", ts.post(t, testkit.Envelope(completed(testkit.EventID(1), 1))), http.StatusServiceUnavailable)
+	wantStatus(t, "post after close", ts.post(t, testkit.Envelope(completed(storetest.EventID(1), 1))), http.StatusServiceUnavailable)
 }
 
 func TestRejectLogIsRateLimited(t *testing.T) {
@@ -521,7 +522,7 @@ func TestRejectLogIsRateLimited(t *testing.T) {
 
 func TestConcurrentPostsOfOneEnvelope(t *testing.T) {
 	ts := newTestServer(t, Config{})
-	env := testkit.Envelope(completed(testkit.EventID(1), 1), timeSpent(testkit.EventID(2), 1))
+	env := testkit.Envelope(completed(storetest.EventID(1), 1), timeSpent(storetest.EventID(2), 1))
 	const n = 50
 	replies := make([]reply, n)
 	var wg sync.WaitGroup
@@ -583,14 +584,14 @@ func rawRequest(t *testing.T, addr, request string, closeWrite bool) (int, strin
 func TestBodyEndsEarly(t *testing.T) {
 	ts := newTestServer(t, Config{})
 	addr := startHTTP(t, ts.h, 5*time.Second)
-	body := testkit.Envelope(completed(testkit.EventID(1), 1))
+	body := testkit.Envelope(completed(storetest.EventID(1), 1))
 	req := fmt.Sprintf("POST /caliper/event HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
 		"Content-Length: %d\r\n\r\n%s", len(body)+100, body)
 	status, text := rawRequest(t, addr, req, true)
 	if status != http.StatusBadRequest || !strings.Contains(text, "ended") {
 		t.Errorf("status %d, body %s; want 400 naming the early end", status, text)
 	}
-	wantStatus(t, "event of the cut body", ts.get(t, "/caliper/events/"+testkit.EventID(1)), http.StatusNotFound)
+	wantStatus(t, "event of the cut body", ts.get(t, "/caliper/events/"+storetest.EventID(1)), http.StatusNotFound)
 
 	chunked := "POST /caliper/event HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
 		"Transfer-Encoding: chunked\r\n\r\n10\r\n{\"sensor\":\"abcde"
@@ -603,7 +604,7 @@ func TestBodyEndsEarly(t *testing.T) {
 func TestSlowClientTimesOut(t *testing.T) {
 	ts := newTestServer(t, Config{})
 	addr := startHTTP(t, ts.h, 300*time.Millisecond)
-	body := testkit.Envelope(completed(testkit.EventID(1), 1))
+	body := testkit.Envelope(completed(storetest.EventID(1), 1))
 	headers := fmt.Sprintf("POST /caliper/event HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
 		"Content-Length: %d\r\n\r\n", len(body))
 	conn, err := net.Dial("tcp", addr)
@@ -652,7 +653,7 @@ func (brokenFactsStore) Append(ctx context.Context, b []*timeback.Batch) ([]time
 
 func TestPostFactFailureIs500(t *testing.T) {
 	ts := newTestServer(t, Config{Store: brokenFactsStore{}})
-	r := ts.post(t, testkit.Envelope(completed(testkit.EventID(1), 1)))
+	r := ts.post(t, testkit.Envelope(completed(storetest.EventID(1), 1)))
 	wantError(t, "post", r, http.StatusInternalServerError, "nothing was stored")
 	if strings.Contains(string(r.body), "unknown subject") {
 		t.Errorf("reply shows the internal cause: %s", r.body)
@@ -664,7 +665,7 @@ func TestPostFactFailureIs500(t *testing.T) {
 
 func TestPostDiskFullIs503(t *testing.T) {
 	ts := newTestServer(t, Config{})
-	wantStatus(t, "first post", ts.post(t, testkit.Envelope(completed(testkit.EventID(1), 1))), http.StatusOK)
+	wantStatus(t, "first post", ts.post(t, testkit.Envelope(completed(storetest.EventID(1), 1))), http.StatusOK)
 
 	// One connection, capped at the pages the file has now, makes the next
 	// commit fail as a full disk would.
@@ -679,11 +680,11 @@ func TestPostDiskFullIs503(t *testing.T) {
 	}
 	var events []string
 	for i := range 40 {
-		events = append(events, timeSpent(testkit.EventID(100+i), i))
+		events = append(events, timeSpent(storetest.EventID(100+i), i))
 	}
 	r := ts.post(t, testkit.Envelope(events...))
 	wantError(t, "post on a full database", r, http.StatusServiceUnavailable, "nothing was stored")
-	wantStatus(t, "first event of the failed envelope", ts.get(t, "/caliper/events/"+testkit.EventID(100)), http.StatusNotFound)
+	wantStatus(t, "first event of the failed envelope", ts.get(t, "/caliper/events/"+storetest.EventID(100)), http.StatusNotFound)
 	if !strings.Contains(ts.logs.String(), "full") {
 		t.Errorf("log lacks the cause:\n%s", ts.logs)
 	}
@@ -692,14 +693,14 @@ func TestPostDiskFullIs503(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, "post after space is back", ts.post(t, testkit.Envelope(events...)), http.StatusOK)
-	wantStatus(t, "event after space is back", ts.get(t, "/caliper/events/"+testkit.EventID(100)), http.StatusOK)
+	wantStatus(t, "event after space is back", ts.get(t, "/caliper/events/"+storetest.EventID(100)), http.StatusOK)
 }
 
 func TestCommitFailureLogCountsEvents(t *testing.T) {
 	ts := newTestServer(t, Config{Store: failingStore{}})
 	var events []string
 	for i := range 10 {
-		events = append(events, completed(testkit.EventID(i+1), 1))
+		events = append(events, completed(storetest.EventID(i+1), 1))
 	}
 	ts.post(t, testkit.Envelope(events...))
 	var line string

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/timeback/timeback-go/internal/storetest"
 	"github.com/timeback/timeback-go/internal/testkit"
 )
 
@@ -157,10 +158,10 @@ func TestSessionCookieScope(t *testing.T) {
 	c := sessionCookie(t, ts.postLogin(t, loginToken))
 	cookie := []string{"Cookie", cookieHeader(c)}
 
-	post := ts.post(t, testkit.Envelope(completed(testkit.EventID(1), 1)), cookie...)
+	post := ts.post(t, testkit.Envelope(completed(storetest.EventID(1), 1)), cookie...)
 	wantError(t, "POST /caliper/event with only the cookie", post, http.StatusUnauthorized)
 	validate := ts.do(t, "POST", "/caliper/event/validate", "application/json",
-		testkit.Envelope(completed(testkit.EventID(1), 1)), cookie...)
+		testkit.Envelope(completed(storetest.EventID(1), 1)), cookie...)
 	wantStatus(t, "POST /caliper/event/validate with only the cookie", validate, http.StatusUnauthorized)
 	for _, path := range []string{"/caliper/events", "/caliper/config", "/jobs/job-1/status", "/metrics"} {
 		wantStatus(t, "GET "+path+" with only the cookie", ts.get(t, path, cookie...), http.StatusUnauthorized)

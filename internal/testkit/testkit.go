@@ -5,7 +5,7 @@
 // schemas of their own for tests on the PostgreSQL database in
 // TIMEBACK_TEST_POSTGRES.
 //
-//	body := testkit.Envelope(testkit.TimeSpent(testkit.EventID(1)), testkit.ActivityCompleted(testkit.CompletedID))
+//	body := testkit.Envelope(testkit.TimeSpent(storetest.EventID(1)), testkit.ActivityCompleted(testkit.CompletedID))
 //
 // The events are read from testdata/activity_completed.json and
 // testdata/time_spent.json at the module root, so each example is written
@@ -74,9 +74,6 @@ func EnvelopeOf(sensor, dataVersion string, events ...string) string {
 	return fmt.Sprintf(`{"sensor": %q, "sendTime": "2026-01-27T10:03:01.000Z", "dataVersion": %q, "data": [%s]}`,
 		sensor, dataVersion, strings.Join(events, ",\n"))
 }
-
-// EventID returns the urn:uuid event id of test event n.
-func EventID(n int) string { return fmt.Sprintf("urn:uuid:00000000-0000-4000-8000-%012d", n) }
 
 // LogBuffer is a log destination that concurrent handlers can write to
 // while a test reads it. Its zero value is empty and ready to use.

@@ -9,11 +9,12 @@ import (
 	"testing"
 
 	"github.com/timeback/timeback-go"
+	"github.com/timeback/timeback-go/internal/storetest"
 	"github.com/timeback/timeback-go/internal/testkit"
 )
 
 func TestExampleEventsParse(t *testing.T) {
-	id := testkit.EventID(7)
+	id := storetest.EventID(7)
 	for name, raw := range map[string]string{
 		"ActivityCompleted": testkit.ActivityCompleted(id),
 		"TimeSpent":         testkit.TimeSpent(id),
