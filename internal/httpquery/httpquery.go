@@ -12,8 +12,8 @@ import (
 
 // Parse parses raw like url.ParseQuery, but returns an error for the first
 // parameter that url.ParseQuery rejects, such as one with a semicolon or a
-// bad escape, where url.Values would drop it and a filter or a zone would
-// fall back to its default. The error is a *timeback.Error with
+// bad escape. url.Values would drop such a parameter, so a filter or a zone
+// would fall back to its default. The error is a *timeback.Error with
 // CodeInvalid whose field is the parameter's name.
 func Parse(raw string) (url.Values, error) {
 	v := url.Values{}

@@ -1,9 +1,9 @@
-// Package testkit contains the test helpers that many packages share.
-// They cover the two example events of the Timeback product page and
-// envelopes around them, a log buffer and an event sink that concurrent
-// handlers can write to, the listing of stored events over HTTP, and
-// schemas of their own for tests on the PostgreSQL database in
-// TIMEBACK_TEST_POSTGRES.
+// Package testkit contains the test helpers that many packages share. It
+// builds the two example events of the Timeback product page and envelopes
+// around them. It has a log buffer and an event sink that concurrent
+// handlers can write to, and it lists stored events over HTTP. It also
+// gives each PostgreSQL test a schema of its own in the database that
+// TIMEBACK_TEST_POSTGRES names.
 //
 //	body := testkit.Envelope(testkit.TimeSpent(storetest.EventID(1)), testkit.ActivityCompleted(testkit.CompletedID))
 //
