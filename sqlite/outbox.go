@@ -339,6 +339,17 @@ func outboxWriteError(path string, err error) error {
 	return fmt.Errorf("sqlite: write outbox %s: %w", path, err)
 }
 
+// outboxReadError describes a failed read of the outbox at path, adding
+// what the user can do about corruption.
+func outboxReadError(what, path string, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "malformed") || strings.Contains(msg, "not a database") {
+		return fmt.Errorf("sqlite: %s %s: %w; the outbox is corrupt: move the file aside to start a new"+
+			" outbox (the events in it cannot be delivered)", what, path, err)
+	}
+	return fmt.Errorf("sqlite: %s %s: %w", what, path, err)
+}
+
 // Path returns the outbox's file name.
 func (o *Outbox) Path() string { return o.path }
 
@@ -364,7 +375,7 @@ func (o *Outbox) Peek(ctx context.Context, maxEvents, maxBytes int) ([]OutboxEnt
 	}
 	rows, err := o.peek.QueryContext(ctx, maxEvents)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: read outbox %s: %w", o.path, err)
+		return nil, outboxReadError("read outbox", o.path, err)
 	}
 	defer rows.Close()
 	var out []OutboxEntry
@@ -373,7 +384,7 @@ func (o *Outbox) Peek(ctx context.Context, maxEvents, maxBytes int) ([]OutboxEnt
 		var e OutboxEntry
 		var at int64
 		if err := rows.Scan(&e.Seq, &e.ID, &e.JSON, &at); err != nil {
-			return nil, fmt.Errorf("sqlite: read outbox %s: %w", o.path, err)
+			return nil, outboxReadError("read outbox", o.path, err)
 		}
 		if len(out) > 0 && size+len(e.JSON) > maxBytes {
 			break
@@ -383,7 +394,7 @@ func (o *Outbox) Peek(ctx context.Context, maxEvents, maxBytes int) ([]OutboxEnt
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: read outbox %s: %w", o.path, err)
+		return nil, outboxReadError("read outbox", o.path, err)
 	}
 	return out, nil
 }
@@ -429,7 +440,7 @@ func (o *Outbox) DeadLetters(ctx context.Context, afterSeq int64, limit int) ([]
 	rows, err := o.db.QueryContext(ctx, `SELECT seq, event_id, body, enqueued_at, status, message,
 		failed_at FROM dead_letter WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: read dead letters of %s: %w", o.path, err)
+		return nil, outboxReadError("read dead letters of", o.path, err)
 	}
 	defer rows.Close()
 	var out []DeadLetter
@@ -437,13 +448,13 @@ func (o *Outbox) DeadLetters(ctx context.Context, afterSeq int64, limit int) ([]
 		var d DeadLetter
 		var enqueued, failed int64
 		if err := rows.Scan(&d.Seq, &d.ID, &d.JSON, &enqueued, &d.Status, &d.Message, &failed); err != nil {
-			return nil, fmt.Errorf("sqlite: read dead letters of %s: %w", o.path, err)
+			return nil, outboxReadError("read dead letters of", o.path, err)
 		}
 		d.EnqueuedAt, d.FailedAt = time.UnixMilli(enqueued), time.UnixMilli(failed)
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: read dead letters of %s: %w", o.path, err)
+		return nil, outboxReadError("read dead letters of", o.path, err)
 	}
 	return out, nil
 }
@@ -492,13 +503,13 @@ func (o *Outbox) Stats(ctx context.Context) (OutboxStats, error) {
 		coalesce(max(seq), 0), (SELECT enqueued_at FROM outbox ORDER BY seq LIMIT 1) FROM outbox`).
 		Scan(&s.Queued, &s.QueuedBytes, &s.LastSeq, &oldest)
 	if err != nil {
-		return s, fmt.Errorf("sqlite: read outbox %s: %w", o.path, err)
+		return s, outboxReadError("read outbox", o.path, err)
 	}
 	if oldest.Valid {
 		s.Oldest = time.UnixMilli(oldest.Int64)
 	}
 	if err := o.db.QueryRowContext(ctx, `SELECT count(*) FROM dead_letter`).Scan(&s.Dead); err != nil {
-		return s, fmt.Errorf("sqlite: read dead letters of %s: %w", o.path, err)
+		return s, outboxReadError("read dead letters of", o.path, err)
 	}
 	return s, nil
 }

@@ -83,3 +83,14 @@ func TestOutboxWriteErrorMessages(t *testing.T) {
 		}
 	}
 }
+
+func TestOutboxReadErrorMessages(t *testing.T) {
+	err := outboxReadError("read outbox", "/x/outbox.db", fmt.Errorf("database disk image is malformed (11)"))
+	if !strings.Contains(err.Error(), "is corrupt") || !strings.Contains(err.Error(), "/x/outbox.db") {
+		t.Errorf("outboxReadError(malformed) = %q, want the path and that the outbox is corrupt", err)
+	}
+	err = outboxReadError("read outbox", "/x/outbox.db", fmt.Errorf("interrupted (9)"))
+	if got, want := err.Error(), "sqlite: read outbox /x/outbox.db: interrupted (9)"; got != want {
+		t.Errorf("outboxReadError(interrupted) = %q, want %q", got, want)
+	}
+}

@@ -336,3 +336,45 @@ func TestOutboxDeleteScatteredSeqs(t *testing.T) {
 		t.Errorf("seqs left after Delete = %v, want %v", got, want)
 	}
 }
+
+func TestOutboxCorruptPagesAfterOpen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	o, err := sqlite.OpenOutbox(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := make([]sqlite.OutboxEntry, 300)
+	for i := range entries {
+		entries[i] = sqlite.OutboxEntry{ID: fmt.Sprintf("urn:uuid:%d", i),
+			JSON: []byte(`{"pad":"` + strings.Repeat("x", 800) + `"}`), EnqueuedAt: time.Now()}
+	}
+	if err := o.Append(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The header page stays intact, so the open succeeds and the damage
+	// shows only when the table is read.
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := []byte(strings.Repeat("\xa5\x5a", 2048))
+	for page := 10; page < 20; page++ {
+		if _, err := f.WriteAt(garbage, int64(page)*4096); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+
+	o, err = sqlite.OpenOutbox(ctx, path)
+	if err == nil {
+		defer o.Close()
+		_, err = o.Stats(ctx)
+	}
+	if err == nil || !strings.Contains(err.Error(), "is corrupt") || !strings.Contains(err.Error(), "move the file aside") {
+		t.Errorf("reading an outbox with damaged pages = %v, want it to say the outbox is corrupt and what to do", err)
+	}
+}
