@@ -258,7 +258,7 @@ func TestOutageEventsWaitOnDisk(t *testing.T) {
 		t.Skip("skipped in -short mode: sends 20,000 events to timeback serve")
 	}
 	const total = 20000
-	// The switch holds its port for the whole test and refuses every
+	// The switch holds its port for the whole test and drops every
 	// connection until it forwards to the server, so no other process can
 	// take the port during the outage and receive the events.
 	sw := newSwitch(t)
@@ -296,8 +296,8 @@ func TestOutageEventsWaitOnDisk(t *testing.T) {
 	if st.Delivered != 0 || st.Queued+st.InFlight != total {
 		t.Errorf("Stats() while the server is down = %+v, want %d queued and none delivered", st, total)
 	}
-	if got := sw.Refused(); got == 0 {
-		t.Errorf("the switch refused no connection during the outage; the sender did not retry")
+	if got := sw.Dropped(); got == 0 {
+		t.Errorf("the switch dropped no connection during the outage; the sender did not retry")
 	}
 
 	srv := testbin.Start(t)
@@ -316,7 +316,7 @@ func TestOutageEventsWaitOnDisk(t *testing.T) {
 type tcpSwitch struct {
 	ln      net.Listener
 	target  atomic.Pointer[string]
-	refused atomic.Int64
+	dropped atomic.Int64
 }
 
 func newSwitch(t *testing.T) *tcpSwitch {
@@ -350,14 +350,14 @@ func (sw *tcpSwitch) URL() string { return "http://" + sw.ln.Addr().String() }
 // Forward sends the connections accepted from now on to addr.
 func (sw *tcpSwitch) Forward(addr string) { sw.target.Store(&addr) }
 
-// Refused counts the connections closed while no target was set.
-func (sw *tcpSwitch) Refused() int64 { return sw.refused.Load() }
+// Dropped counts the connections closed while no target was set.
+func (sw *tcpSwitch) Dropped() int64 { return sw.dropped.Load() }
 
 func (sw *tcpSwitch) handle(conn net.Conn) {
 	defer conn.Close()
 	target := sw.target.Load()
 	if target == nil {
-		sw.refused.Add(1)
+		sw.dropped.Add(1)
 		if tc, ok := conn.(*net.TCPConn); ok {
 			tc.SetLinger(0) // reset, as a closed port does
 		}
