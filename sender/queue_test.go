@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -203,5 +204,31 @@ func TestDeleteFailsNoRepost(t *testing.T) {
 		if got := ep.Copies(eventID(i)); got != 1 {
 			t.Errorf("endpoint received %d copies of %s, want 1", got, eventID(i))
 		}
+	}
+}
+
+func TestNewImmutableOutboxFails(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	o, err := sqlite.OpenOutbox(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Close()
+	// File permissions do not stop root, the immutable attribute does.
+	if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+		t.Skipf("skipped: chattr +i is not available here: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("chattr", "-i", path).Run() })
+
+	ep := newEndpoint(t, nil)
+	cfg := testConfig(t, ep, newFakeClock())
+	cfg.Queue, cfg.OutboxPath = nil, path
+	c, err := sender.New(cfg)
+	if err == nil {
+		c.Close(context.Background())
+		t.Fatal("New with an immutable outbox file succeeded; Send would fail on every call")
+	}
+	if !strings.Contains(err.Error(), "read-only") || !strings.Contains(err.Error(), path) {
+		t.Errorf("New with an immutable outbox = %q, want the path and that it is read-only", err)
 	}
 }

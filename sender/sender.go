@@ -169,6 +169,10 @@ func New(cfg Config) (*Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sender: %w", err)
 		}
+		if err := outbox.CheckWritable(context.Background()); err != nil {
+			outbox.Close()
+			return nil, fmt.Errorf("sender: %w", err)
+		}
 		queue = outbox
 	}
 	qs, err := queue.Stats(context.Background())

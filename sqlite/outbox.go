@@ -327,8 +327,8 @@ func outboxWriteError(path string, err error) error {
 	case strings.Contains(msg, "full"):
 		return fmt.Errorf("sqlite: write outbox %s: %w; free disk space and send again", path, err)
 	case strings.Contains(msg, "readonly"):
-		return fmt.Errorf("sqlite: write outbox %s: %w; the file became read-only, check its permissions",
-			path, err)
+		return fmt.Errorf("sqlite: write outbox %s: %w; the file is read-only: check its permissions and"+
+			" attributes, or choose another outbox path", path, err)
 	case strings.Contains(msg, "I/O error"):
 		return fmt.Errorf("sqlite: write outbox %s: %w; check the disk, and that the file and its folder"+
 			" are still writable (not read-only or immutable), then send again", path, err)
@@ -348,6 +348,18 @@ func outboxReadError(what, path string, err error) error {
 			" outbox (the events in it cannot be delivered)", what, path, err)
 	}
 	return fmt.Errorf("sqlite: %s %s: %w", what, path, err)
+}
+
+// CheckWritable returns an error when the outbox cannot be written. SQLite
+// opens a file that it may not write read-only without an error, so without
+// this check only the first write would fail. It rewrites the schema
+// version with its current value, because a transaction that changes no
+// page writes nothing.
+func (o *Outbox) CheckWritable(ctx context.Context) error {
+	return o.write(ctx, func(tx *outboxTx) error {
+		_, err := tx.exec(fmt.Sprintf("PRAGMA user_version = %d", len(outboxMigrations)))
+		return err
+	})
 }
 
 // Path returns the outbox's file name.
