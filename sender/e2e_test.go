@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/timeback/timeback-go"
+	"github.com/timeback/timeback-go/internal/storetest"
 	"github.com/timeback/timeback-go/internal/testbin"
 	"github.com/timeback/timeback-go/sender"
 )
@@ -193,11 +194,11 @@ func checkStored(t *testing.T, baseURL string, total int) {
 	}
 	missing := 0
 	for i := range total {
-		switch n := ids[eventID(i)]; {
+		switch n := ids[storetest.EventID(i)]; {
 		case n == 0:
 			missing++
 		case n > 1:
-			t.Errorf("event %s stored %d times", eventID(i), n)
+			t.Errorf("event %s stored %d times", storetest.EventID(i), n)
 		}
 	}
 	if missing > 0 {
@@ -490,8 +491,8 @@ func TestWaitForJobWithServe(t *testing.T) {
 		t.Fatalf("job = %+v, want completed with 3 results", job)
 	}
 	for i, r := range job.Results {
-		if r.ExternalID != eventID(i) {
-			t.Errorf("job result %d externalId = %s, want %s", i, r.ExternalID, eventID(i))
+		if r.ExternalID != storetest.EventID(i) {
+			t.Errorf("job result %d externalId = %s, want %s", i, r.ExternalID, storetest.EventID(i))
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/timeback/timeback-go"
+	"github.com/timeback/timeback-go/internal/storetest"
 	"github.com/timeback/timeback-go/sender"
 )
 
@@ -205,12 +206,6 @@ func (e *endpoint) Sizes() []int {
 	return append([]int(nil), e.sizes...)
 }
 
-// eventID returns a fixed urn:uuid for i, so that a restarted process sends
-// the same ids.
-func eventID(i int) string {
-	return fmt.Sprintf("urn:uuid:00000000-0000-4000-8000-%012d", i)
-}
-
 // newEvent returns a valid TimeSpentEvent with the id of i.
 func newEvent(t testing.TB, i int) *timeback.TimeSpent {
 	t.Helper()
@@ -223,7 +218,7 @@ func newEvent(t testing.TB, i int) *timeback.TimeSpent {
 
 func buildEvent(i int) (*timeback.TimeSpent, error) {
 	ev, err := timeback.NewTimeSpent(timeback.Common{
-		ID:        eventID(i),
+		ID:        storetest.EventID(i),
 		EventTime: time.Date(2026, 1, 27, 10, 3, 0, 0, time.UTC),
 		Actor: timeback.User{
 			ID:    "https://api.alpha-1edtech.ai/ims/oneroster/rostering/v1p2/users/student-1",

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/timeback/timeback-go"
+	"github.com/timeback/timeback-go/internal/storetest"
 	"github.com/timeback/timeback-go/sender"
 )
 
@@ -131,7 +132,7 @@ func TestRetryLogsRateLimited(t *testing.T) {
 	for _, line := range logs.lines() {
 		if strings.Contains(line, "post failed; retrying") {
 			retries++
-			if !strings.Contains(line, eventID(0)) {
+			if !strings.Contains(line, storetest.EventID(0)) {
 				t.Errorf("retry log %q does not name the event id", line)
 			}
 		}
@@ -153,7 +154,7 @@ func TestDeadLetterLogged(t *testing.T) {
 	flush(t, c)
 
 	line := logs.find("dead letters")
-	for _, want := range []string{"level=WARN", "status=422", eventID(0), eventID(1), "unsupported dataVersion"} {
+	for _, want := range []string{"level=WARN", "status=422", storetest.EventID(0), storetest.EventID(1), "unsupported dataVersion"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("dead-letter log %q does not contain %q", line, want)
 		}

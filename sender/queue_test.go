@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/timeback/timeback-go/internal/storetest"
 	"github.com/timeback/timeback-go/sender"
 	"github.com/timeback/timeback-go/sqlite"
 )
@@ -35,7 +36,7 @@ func queueEntries(from, n int) []sender.Entry {
 	at := time.Date(2026, 1, 27, 10, 0, 0, 0, time.UTC)
 	out := make([]sender.Entry, n)
 	for i := range out {
-		id := eventID(from + i)
+		id := storetest.EventID(from + i)
 		out[i] = sender.Entry{ID: id, JSON: []byte(fmt.Sprintf(`{"id":%q}`, id)), EnqueuedAt: at}
 	}
 	return out
@@ -201,8 +202,8 @@ func TestDeleteFailsNoRepost(t *testing.T) {
 		t.Errorf("queue holds %d events after the deletes succeeded, want 0", st.Queued)
 	}
 	for i := range 6 {
-		if got := ep.Copies(eventID(i)); got != 1 {
-			t.Errorf("endpoint received %d copies of %s, want 1", got, eventID(i))
+		if got := ep.Copies(storetest.EventID(i)); got != 1 {
+			t.Errorf("endpoint received %d copies of %s, want 1", got, storetest.EventID(i))
 		}
 	}
 }

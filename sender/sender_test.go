@@ -15,6 +15,7 @@ import (
 
 	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/caliper"
+	"github.com/timeback/timeback-go/internal/storetest"
 	"github.com/timeback/timeback-go/sender"
 )
 
@@ -41,8 +42,8 @@ func TestSendDelivers(t *testing.T) {
 		t.Fatalf("stored %d events, want %d", got, want)
 	}
 	for i := range 10 {
-		if _, ok := stored[eventID(i)]; !ok {
-			t.Errorf("event %s not stored", eventID(i))
+		if _, ok := stored[storetest.EventID(i)]; !ok {
+			t.Errorf("event %s not stored", storetest.EventID(i))
 		}
 	}
 	st := c.Stats()
@@ -117,7 +118,7 @@ func TestSendRejectsInvalidEvent(t *testing.T) {
 		{"bad JSON", timeback.RawEvent{ID: "urn:uuid:1", JSON: []byte(`{"id":`)}, "invalid JSON"},
 		{"bad JSON with spaces", timeback.RawEvent{ID: "urn:uuid:1", JSON: []byte(`{"id": `)}, "not valid JSON"},
 		{"array", timeback.RawEvent{ID: "urn:uuid:1", JSON: []byte(`[1,2]`)}, "event 1 (urn:uuid:1)"},
-		{"id mismatch", timeback.RawEvent{ID: "urn:uuid:a", JSON: validJSON}, `has id "` + eventID(7)},
+		{"id mismatch", timeback.RawEvent{ID: "urn:uuid:a", JSON: validJSON}, `has id "` + storetest.EventID(7)},
 		{"no id", timeback.RawEvent{JSON: []byte(`{"type":"Event"}`)}, "/id: id is missing"},
 		{"nil", nil, "event 1 is invalid: the event is nil"},
 	}
@@ -328,9 +329,9 @@ func TestDeadLetterRejections(t *testing.T) {
 			if len(dead) != 1 {
 				t.Fatalf("OnDeadLetter called %d times, want 1", len(dead))
 			}
-			if dead[0].ID != eventID(0) || dead[0].Status != status {
+			if dead[0].ID != storetest.EventID(0) || dead[0].Status != status {
 				t.Errorf("dead letter = %s status %d, want %s status %d", dead[0].ID, dead[0].Status,
-					eventID(0), status)
+					storetest.EventID(0), status)
 			}
 			if want := "rejected; /data/0/actor: missing"; !strings.Contains(dead[0].Message, want) {
 				t.Errorf("dead letter message = %q, want it to contain %q", dead[0].Message, want)
@@ -340,7 +341,7 @@ func TestDeadLetterRejections(t *testing.T) {
 }
 
 func TestSplitOn413(t *testing.T) {
-	tooBig := eventID(5)
+	tooBig := storetest.EventID(5)
 	ep := newEndpoint(t, func(_ int, _ *http.Request, events []json.RawMessage) reply {
 		if len(events) > 2 {
 			return reply{status: http.StatusRequestEntityTooLarge}
@@ -369,14 +370,14 @@ func TestSplitOn413(t *testing.T) {
 		t.Errorf("Stats().DeadLettered = %d, want 1", got)
 	}
 	for i := range 9 {
-		if id := eventID(i); id != tooBig && ep.Copies(id) != 1 {
+		if id := storetest.EventID(i); id != tooBig && ep.Copies(id) != 1 {
 			t.Errorf("event %s received %d times, want once", id, ep.Copies(id))
 		}
 	}
 }
 
 func TestSplitIsolatesBadEvent(t *testing.T) {
-	bad := eventID(2)
+	bad := storetest.EventID(2)
 	ep := newEndpoint(t, func(_ int, _ *http.Request, events []json.RawMessage) reply {
 		for _, ev := range events {
 			if strings.Contains(string(ev), bad) {
@@ -414,7 +415,7 @@ func TestSlowReplyRetried(t *testing.T) {
 	}
 	flush(t, c)
 
-	if got := ep.Copies(eventID(0)); got != 1 {
+	if got := ep.Copies(storetest.EventID(0)); got != 1 {
 		t.Errorf("event received %d times, want 1", got)
 	}
 	if got := c.Stats().Retried; got != 1 {
@@ -456,7 +457,7 @@ func TestResetAfterStoreNoSecondCopy(t *testing.T) {
 		t.Fatalf("received %d events over 3 requests, want 9", len(ids))
 	}
 	for i, id := range ids {
-		if want := eventID(i % 3); id != want {
+		if want := storetest.EventID(i % 3); id != want {
 			t.Errorf("attempt %d event %d has id %s, want %s (ids must not change)", i/3+1, i%3, id, want)
 		}
 	}
@@ -614,18 +615,18 @@ func TestSendCompactsEvent(t *testing.T) {
 	}
 	// Escaped quotes and spaces inside strings stay as they are.
 	tricky := bytes.Replace(compact, []byte(`"Example App"`), []byte(`"Example \" App\\"`), 1)
-	if err := c.Send(context.Background(), timeback.RawEvent{ID: eventID(3), JSON: pretty.Bytes()},
-		timeback.RawEvent{ID: eventID(4), JSON: bytes.Replace(tricky, []byte(eventID(3)), []byte(eventID(4)), 1)}); err != nil {
+	if err := c.Send(context.Background(), timeback.RawEvent{ID: storetest.EventID(3), JSON: pretty.Bytes()},
+		timeback.RawEvent{ID: storetest.EventID(4), JSON: bytes.Replace(tricky, []byte(storetest.EventID(3)), []byte(storetest.EventID(4)), 1)}); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	flush(t, c)
 
 	stored := ep.Stored()
-	if got := string(stored[eventID(3)]); got != string(compact) {
+	if got := string(stored[storetest.EventID(3)]); got != string(compact) {
 		t.Errorf("indented event stored as\n%s\nwant the compact\n%s", got, compact)
 	}
-	want := bytes.Replace(tricky, []byte(eventID(3)), []byte(eventID(4)), 1)
-	if got := string(stored[eventID(4)]); got != string(want) {
+	want := bytes.Replace(tricky, []byte(storetest.EventID(3)), []byte(storetest.EventID(4)), 1)
+	if got := string(stored[storetest.EventID(4)]); got != string(want) {
 		t.Errorf("compact event stored as\n%s\nwant it unchanged\n%s", got, want)
 	}
 }
