@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/timeback/timeback-go/internal/testkit"
 	"github.com/timeback/timeback-go/sender"
 )
 
@@ -171,9 +172,9 @@ func TestOAuthTokenEndpointFailures(t *testing.T) {
 				return 0, ""
 			}
 			ep := newEndpoint(t, nil)
-			logs := &logRecorder{}
+			logs := &testkit.LogBuffer{}
 			cfg := oauthConfig(t, ep, ts, newFakeClock())
-			cfg.Logger = logs.logger()
+			cfg.Logger = debugLogger(logs)
 			c := newClient(t, cfg)
 			if err := c.Send(context.Background(), newEvent(t, 0)); err != nil {
 				t.Fatal(err)
@@ -187,10 +188,10 @@ func TestOAuthTokenEndpointFailures(t *testing.T) {
 			if st.DeadLettered != 0 || st.Retried != 3 {
 				t.Errorf("Stats() = %+v, want 3 retries and no dead letter", st)
 			}
-			if got := logs.find("post failed; retrying"); !strings.Contains(got, "token endpoint") {
+			if got := findLog(logs, "post failed; retrying"); !strings.Contains(got, "token endpoint") {
 				t.Errorf("retry log %q does not name the token endpoint", got)
 			}
-			if got := logs.all(); strings.Contains(got, "secret") {
+			if got := logs.String(); strings.Contains(got, "secret") {
 				t.Errorf("logs contain the client secret: %s", got)
 			}
 		})

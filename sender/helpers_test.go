@@ -16,6 +16,7 @@ import (
 
 	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/internal/storetest"
+	"github.com/timeback/timeback-go/internal/testkit"
 	"github.com/timeback/timeback-go/sender"
 )
 
@@ -282,35 +283,20 @@ func flush(t *testing.T, c *sender.Client) {
 	}
 }
 
-// logRecorder keeps the text of every log record.
-type logRecorder struct {
-	mu  sync.Mutex
-	buf strings.Builder
+// debugLogger returns a logger that writes every record, debug records
+// included, as text to logs.
+func debugLogger(logs *testkit.LogBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-func (l *logRecorder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
+// logLines returns the records written to logs, one per line.
+func logLines(logs *testkit.LogBuffer) []string {
+	return strings.Split(strings.TrimSpace(logs.String()), "\n")
 }
 
-func (l *logRecorder) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-func (l *logRecorder) all() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logRecorder) lines() []string {
-	return strings.Split(strings.TrimSpace(l.all()), "\n")
-}
-
-// find returns the first record that contains msg, or "".
-func (l *logRecorder) find(msg string) string {
-	for _, line := range l.lines() {
+// findLog returns the first record in logs that contains msg, or "".
+func findLog(logs *testkit.LogBuffer, msg string) string {
+	for _, line := range logLines(logs) {
 		if strings.Contains(line, msg) {
 			return line
 		}

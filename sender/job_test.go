@@ -14,6 +14,7 @@ import (
 
 	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/internal/storetest"
+	"github.com/timeback/timeback-go/internal/testkit"
 	"github.com/timeback/timeback-go/sender"
 )
 
@@ -117,10 +118,10 @@ func TestRetryLogsRateLimited(t *testing.T) {
 		}
 		return reply{status: http.StatusOK, store: true}
 	})
-	logs := &logRecorder{}
+	logs := &testkit.LogBuffer{}
 	clock := newFakeClock()
 	cfg := testConfig(t, ep, clock)
-	cfg.Logger = logs.logger()
+	cfg.Logger = debugLogger(logs)
 	cfg.MinBackoff, cfg.MaxBackoff = time.Nanosecond, time.Nanosecond
 	c := newClient(t, cfg)
 	if err := c.Send(context.Background(), newEvent(t, 0)); err != nil {
@@ -129,7 +130,7 @@ func TestRetryLogsRateLimited(t *testing.T) {
 	flush(t, c)
 
 	retries := 0
-	for _, line := range logs.lines() {
+	for _, line := range logLines(logs) {
 		if strings.Contains(line, "post failed; retrying") {
 			retries++
 			if !strings.Contains(line, storetest.EventID(0)) {
@@ -146,14 +147,14 @@ func TestDeadLetterLogged(t *testing.T) {
 	ep := newEndpoint(t, func(int, *http.Request, []json.RawMessage) reply {
 		return reply{status: http.StatusUnprocessableEntity, body: `{"message":"unsupported dataVersion"}`}
 	})
-	logs := &logRecorder{}
+	logs := &testkit.LogBuffer{}
 	cfg := testConfig(t, ep, newFakeClock())
-	cfg.Logger = logs.logger()
+	cfg.Logger = debugLogger(logs)
 	c := newClient(t, cfg)
 	c.Send(context.Background(), newEvents(t, 0, 2)...)
 	flush(t, c)
 
-	line := logs.find("dead letters")
+	line := findLog(logs, "dead letters")
 	for _, want := range []string{"level=WARN", "status=422", storetest.EventID(0), storetest.EventID(1), "unsupported dataVersion"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("dead-letter log %q does not contain %q", line, want)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/timeback/timeback-go/internal/storetest"
+	"github.com/timeback/timeback-go/internal/testkit"
 	"github.com/timeback/timeback-go/sender"
 	"github.com/timeback/timeback-go/sqlite"
 )
@@ -165,8 +166,8 @@ func TestDeleteFailsNoRepost(t *testing.T) {
 	queue := &deleteFailingQueue{MemoryQueue: sender.NewMemoryQueue()}
 	queue.failing.Store(true)
 	cfg.Queue = queue
-	rec := &logRecorder{}
-	cfg.Logger = rec.logger()
+	rec := &testkit.LogBuffer{}
+	cfg.Logger = debugLogger(rec)
 	c := newClient(t, cfg)
 
 	if err := c.Send(context.Background(), newEvents(t, 0, 5)...); err != nil {
@@ -180,8 +181,8 @@ func TestDeleteFailsNoRepost(t *testing.T) {
 	if got := c.Stats().Delivered; got != 5 {
 		t.Errorf("Stats().Delivered = %d, want 5", got)
 	}
-	if !strings.Contains(rec.all(), "free disk space") {
-		t.Errorf("log = %q, want the queue's error", rec.all())
+	if !strings.Contains(rec.String(), "free disk space") {
+		t.Errorf("log = %q, want the queue's error", rec.String())
 	}
 
 	// Once the queue can delete again, the next events remove the earlier
