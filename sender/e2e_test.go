@@ -82,7 +82,7 @@ func runChild() error {
 		n := min(50, total-next)
 		events := make([]timeback.Event, n)
 		for i := range events {
-			if events[i], err = buildEvent(next + i); err != nil {
+			if events[i], err = parseTimeSpent(next + i); err != nil {
 				return err
 			}
 		}
@@ -283,7 +283,7 @@ func TestOutageEventsWaitOnDisk(t *testing.T) {
 	send(2000, total)
 	after := heapInUse()
 
-	// 18,000 events of about 700 bytes each are 12 MB of JSON: a queue in
+	// 18,000 events of about 870 bytes each are 16 MB of JSON: a queue in
 	// memory would grow the heap by at least that much.
 	eventSize, _ := newEvent(t, 0).MarshalJSON()
 	queuedBytes := int64(len(eventSize)) * (total - 2000)

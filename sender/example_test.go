@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/sender"
 )
 
@@ -34,7 +36,19 @@ func ExampleClient_Send() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	event, err := buildEvent(1)
+	event, err := timeback.NewTimeSpent(timeback.Common{
+		ID:        "urn:uuid:a1b2c3d4-e5f6-7890-abcd-ef1234567890",
+		EventTime: time.Date(2026, 1, 27, 10, 0, 15, 0, time.UTC),
+		Actor: timeback.User{
+			ID:    "https://api.example.com/ims/oneroster/rostering/v1p2/users/student-123",
+			Email: "student-123@example.com",
+		},
+		Object: timeback.ActivityContext{
+			ID:      "https://myapp.example.com/activities/Math/g3/lesson-1",
+			Subject: timeback.SubjectMath,
+			AppName: "My App",
+		},
+	}, timeback.TimeItem{Type: timeback.TimeActive, Seconds: 15})
 	if err != nil {
 		log.Fatal(err)
 	}

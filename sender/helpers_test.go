@@ -207,36 +207,26 @@ func (e *endpoint) Sizes() []int {
 	return append([]int(nil), e.sizes...)
 }
 
-// newEvent returns a valid TimeSpentEvent with the id of i.
+// newEvent returns the product page's TimeSpentEvent with the id
+// storetest.EventID(i).
 func newEvent(t testing.TB, i int) *timeback.TimeSpent {
 	t.Helper()
-	ev, err := buildEvent(i)
+	ev, err := parseTimeSpent(i)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return ev
 }
 
-func buildEvent(i int) (*timeback.TimeSpent, error) {
-	ev, err := timeback.NewTimeSpent(timeback.Common{
-		ID:        storetest.EventID(i),
-		EventTime: time.Date(2026, 1, 27, 10, 3, 0, 0, time.UTC),
-		Actor: timeback.User{
-			ID:    "https://api.alpha-1edtech.ai/ims/oneroster/rostering/v1p2/users/student-1",
-			Email: "student-1@example.com",
-		},
-		Object: timeback.ActivityContext{
-			ID:      "https://app.example.com/activities/fractions",
-			Subject: timeback.SubjectMath,
-			AppName: "Example App",
-		},
-		GeneratedID: fmt.Sprintf("urn:uuid:00000000-0000-4000-9000-%012d", i),
-		RunID:       "run-1",
-	}, timeback.TimeItem{Type: timeback.TimeActive, Seconds: 15})
-	if err != nil {
-		return nil, fmt.Errorf("NewTimeSpent(%d): %w", i, err)
+// parseTimeSpent returns the product page's TimeSpentEvent with the id
+// storetest.EventID(i), for code that has no testing.TB.
+func parseTimeSpent(i int) (*timeback.TimeSpent, error) {
+	ev, problems := timeback.ParseEvent([]byte(testkit.TimeSpent(storetest.EventID(i))))
+	ts, ok := ev.(*timeback.TimeSpent)
+	if !ok {
+		return nil, fmt.Errorf("parse the example TimeSpentEvent %d: %v", i, problems)
 	}
-	return ev, nil
+	return ts, nil
 }
 
 func newEvents(t testing.TB, from, n int) []timeback.Event {

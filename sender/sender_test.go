@@ -16,6 +16,7 @@ import (
 	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/caliper"
 	"github.com/timeback/timeback-go/internal/storetest"
+	"github.com/timeback/timeback-go/internal/testkit"
 	"github.com/timeback/timeback-go/sender"
 )
 
@@ -614,7 +615,7 @@ func TestSendCompactsEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Escaped quotes and spaces inside strings stay as they are.
-	tricky := bytes.Replace(compact, []byte(`"Example App"`), []byte(`"Example \" App\\"`), 1)
+	tricky := []byte(testkit.Replace(string(compact), `"My App"`, `"My \" App\\"`))
 	if err := c.Send(context.Background(), timeback.RawEvent{ID: storetest.EventID(3), JSON: pretty.Bytes()},
 		timeback.RawEvent{ID: storetest.EventID(4), JSON: bytes.Replace(tricky, []byte(storetest.EventID(3)), []byte(storetest.EventID(4)), 1)}); err != nil {
 		t.Fatalf("Send: %v", err)
