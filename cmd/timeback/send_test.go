@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/timeback/timeback-go"
-	"github.com/timeback/timeback-go/caliper"
+	"github.com/timeback/timeback-go/internal/storetest"
 	"github.com/timeback/timeback-go/internal/testbin"
+	"github.com/timeback/timeback-go/internal/testkit"
 	"github.com/timeback/timeback-go/sqlite"
 )
 
@@ -28,43 +29,15 @@ func runWith(ctx context.Context, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-func sendEventID(i int) string {
-	return fmt.Sprintf("urn:uuid:00000000-0000-4000-8000-%012d", i)
-}
-
-// sendEventJSON returns a valid TimeSpentEvent with the id of i.
+// sendEventJSON returns the product page's TimeSpentEvent with the id
+// storetest.EventID(i) on one line, as NDJSON needs it.
 func sendEventJSON(t *testing.T, i int) string {
 	t.Helper()
-	ev, err := timeback.NewTimeSpent(timeback.Common{
-		ID:        sendEventID(i),
-		EventTime: time.Date(2026, 1, 27, 10, 3, 0, 0, time.UTC),
-		Actor: timeback.User{
-			ID:    "https://api.alpha-1edtech.ai/ims/oneroster/rostering/v1p2/users/student-1",
-			Email: "student-1@example.com",
-		},
-		Object: timeback.ActivityContext{
-			ID:      "https://app.example.com/activities/fractions",
-			Subject: timeback.SubjectMath,
-			AppName: "Example App",
-		},
-	}, timeback.TimeItem{Type: timeback.TimeActive, Seconds: 15})
-	if err != nil {
+	var b bytes.Buffer
+	if err := json.Compact(&b, []byte(testkit.TimeSpent(storetest.EventID(i)))); err != nil {
 		t.Fatal(err)
 	}
-	b, err := ev.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func sendEnvelopeJSON(t *testing.T, ids ...int) string {
-	var data []string
-	for _, i := range ids {
-		data = append(data, sendEventJSON(t, i))
-	}
-	return `{"sensor":"https://app.example.com/sensor","sendTime":"2026-01-27T10:04:00.000Z",` +
-		`"dataVersion":"` + caliper.ContextV1p2 + `","data":[` + strings.Join(data, ",") + `]}`
+	return b.String()
 }
 
 func writeSendFile(t *testing.T, dir, name, content string) string {
@@ -91,7 +64,7 @@ func TestSendDeliversFiles(t *testing.T) {
 	dir := t.TempDir()
 	files := []string{
 		writeSendFile(t, dir, "event.json", sendEventJSON(t, 0)),
-		writeSendFile(t, dir, "envelope.json", sendEnvelopeJSON(t, 1, 2)),
+		writeSendFile(t, dir, "envelope.json", testkit.Envelope(sendEventJSON(t, 1), sendEventJSON(t, 2))),
 		writeSendFile(t, dir, "events.ndjson", sendEventJSON(t, 3)+"\n"+sendEventJSON(t, 4)+"\n\n"+
 			sendEventJSON(t, 5)+"\n"),
 		writeSendFile(t, dir, "array.json", "["+sendEventJSON(t, 6)+","+sendEventJSON(t, 7)+"]"),
@@ -107,8 +80,8 @@ func TestSendDeliversFiles(t *testing.T) {
 		t.Errorf("send stdout = %q, want %q", stdout, want)
 	}
 	for i := range 8 {
-		if !eventStored(t, base, sendEventID(i)) {
-			t.Errorf("event %s not stored on the server", sendEventID(i))
+		if !eventStored(t, base, storetest.EventID(i)) {
+			t.Errorf("event %s not stored on the server", storetest.EventID(i))
 		}
 	}
 }
@@ -127,7 +100,7 @@ func TestSendInvalidInputQueuesNothing(t *testing.T) {
 	if !strings.Contains(stderr, "bad.ndjson:2: invalid") || !strings.Contains(stderr, "nothing was queued") {
 		t.Errorf("stderr does not name bad.ndjson:2 and say nothing was queued:\n%s", stderr)
 	}
-	if eventStored(t, base, sendEventID(0)) {
+	if eventStored(t, base, storetest.EventID(0)) {
 		t.Errorf("event of the valid file was sent although another file is invalid")
 	}
 	if _, err := os.Stat(outbox); err == nil {
@@ -200,7 +173,7 @@ func TestSendDeadLetterThenRetry(t *testing.T) {
 	}
 
 	code, stdout, _ = runWith(ctx, "outbox", "dead", "--outbox", outbox)
-	if code != exitOK || !strings.Contains(stdout, sendEventID(0)) || !strings.Contains(stdout, "400 invalid envelope") {
+	if code != exitOK || !strings.Contains(stdout, storetest.EventID(0)) || !strings.Contains(stdout, "400 invalid envelope") {
 		t.Errorf("outbox dead exited %d with %q, want the event id and the 400 message", code, stdout)
 	}
 	code, stdout, _ = runWith(ctx, "outbox", "stats", "--outbox", outbox)
@@ -220,7 +193,7 @@ func TestSendDeadLetterThenRetry(t *testing.T) {
 	if want := "1 events of earlier runs"; !strings.Contains(stdout, want) {
 		t.Errorf("send stdout = %q, want it to contain %q", stdout, want)
 	}
-	if !eventStored(t, base, sendEventID(0)) {
+	if !eventStored(t, base, storetest.EventID(0)) {
 		t.Errorf("requeued event not stored")
 	}
 }
@@ -236,7 +209,7 @@ func TestOutboxRetryUnknownID(t *testing.T) {
 	}
 
 	code, stdout, stderr := runWith(ctx, "outbox", "retry", "--outbox", outbox, "--id", "urn:uuid:unknown",
-		"--id", sendEventID(0))
+		"--id", storetest.EventID(0))
 	if code != exitFailure {
 		t.Errorf("outbox retry with an unknown id exited %d, want %d", code, exitFailure)
 	}
@@ -250,7 +223,7 @@ func TestOutboxRetryUnknownID(t *testing.T) {
 
 func TestSendInterruptedLeavesEvents(t *testing.T) {
 	dir := t.TempDir()
-	file := writeSendFile(t, dir, "envelope.json", sendEnvelopeJSON(t, 0, 1, 2))
+	file := writeSendFile(t, dir, "envelope.json", testkit.Envelope(sendEventJSON(t, 0), sendEventJSON(t, 1), sendEventJSON(t, 2)))
 	outbox := filepath.Join(dir, "outbox.db")
 	// The endpoint interrupts send, as Ctrl-C would, once the first post
 	// arrives, and never replies.
@@ -390,7 +363,7 @@ func TestOutboxLockedBySender(t *testing.T) {
 func TestSendTooLargeEventQueuesNothing(t *testing.T) {
 	dir := t.TempDir()
 	small := writeSendFile(t, dir, "small.json", sendEventJSON(t, 0))
-	big := strings.Replace(sendEventJSON(t, 1), `"Example App"`, `"`+strings.Repeat("x", 2<<20)+`"`, 1)
+	big := testkit.Replace(sendEventJSON(t, 1), `"My App"`, `"`+strings.Repeat("x", 2<<20)+`"`)
 	large := writeSendFile(t, dir, "large.json", big)
 	outbox := filepath.Join(dir, "outbox.db")
 
@@ -432,7 +405,7 @@ func TestSendRepeatedEvents(t *testing.T) {
 		t.Errorf("stdout = %q, want it to contain %q", stdout, want)
 	}
 
-	other := strings.Replace(event, `"Example App"`, `"Other App"`, 1)
+	other := testkit.Replace(event, `"My App"`, `"Other App"`)
 	c := writeSendFile(t, dir, "c.json", other)
 	code, _, stderr = runWith(context.Background(), "send", "--endpoint", base, "--outbox",
 		filepath.Join(dir, "outbox2.db"), a, c)
