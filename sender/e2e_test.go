@@ -381,13 +381,7 @@ func TestCloseExpiredNextProcessDelivers(t *testing.T) {
 	}
 	base := testbin.StartServer(t)
 	outbox := filepath.Join(t.TempDir(), "outbox.db")
-	c, err := sender.New(sender.Config{Environment: base, OutboxPath: outbox, Linger: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Send(context.Background(), newEvents(t, 0, 100)...); err != nil {
-		t.Fatalf("Send: %v", err)
-	}
+	c := queuedClient(t, sender.Config{Environment: base, OutboxPath: outbox, Linger: time.Hour}, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := c.Close(ctx); err == nil || !strings.Contains(err.Error(), "100 events left") {

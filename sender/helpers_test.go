@@ -264,6 +264,21 @@ func newClient(t *testing.T, cfg sender.Config) *sender.Client {
 	return c
 }
 
+// queuedClient returns a Client for cfg to which events 0 to n-1 have been
+// sent. Unlike newClient it registers no Close, because the test closes
+// the client itself.
+func queuedClient(t *testing.T, cfg sender.Config, n int) *sender.Client {
+	t.Helper()
+	c, err := sender.New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := c.Send(context.Background(), newEvents(t, 0, n)...); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	return c
+}
+
 func flush(t *testing.T, c *sender.Client) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

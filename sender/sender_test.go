@@ -480,16 +480,10 @@ func TestFlushContextEnds(t *testing.T) {
 func TestCloseExpiredLeavesEvents(t *testing.T) {
 	down := newEndpoint(t, func(int, *http.Request, []json.RawMessage) reply { return reply{hang: true} })
 	cfg := testConfig(t, down, newFakeClock())
-	c, err := sender.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Send(context.Background(), newEvents(t, 0, 5)...); err != nil {
-		t.Fatalf("Send: %v", err)
-	}
+	c := queuedClient(t, cfg, 5)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err = c.Close(ctx)
+	err := c.Close(ctx)
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "5 events left") {
 		t.Errorf("Close(cancelled) = %v, want context.Canceled and 5 events left", err)
 	}
@@ -510,13 +504,7 @@ func TestCloseDeliversFirst(t *testing.T) {
 	ep := newEndpoint(t, nil)
 	cfg := testConfig(t, ep, newFakeClock())
 	cfg.Linger = time.Hour
-	c, err := sender.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Send(context.Background(), newEvents(t, 0, 3)...); err != nil {
-		t.Fatalf("Send: %v", err)
-	}
+	c := queuedClient(t, cfg, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := c.Close(ctx); err != nil {
