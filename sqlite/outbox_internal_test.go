@@ -47,49 +47,51 @@ func TestOutboxFullDisk(t *testing.T) {
 	}
 }
 
+// errorMessageCase is a cause that an outbox error wraps and the text that
+// the error's message must contain.
+type errorMessageCase struct {
+	cause string
+	want  string
+}
+
+// checkErrorMessages checks that wrap, given the path /x/outbox.db and each
+// case's cause, returns an error whose message contains the path and the
+// case's text.
+func checkErrorMessages(t *testing.T, name string, wrap func(path string, err error) error, cases []errorMessageCase) {
+	t.Helper()
+	for _, tt := range cases {
+		err := wrap("/x/outbox.db", fmt.Errorf("%s", tt.cause))
+		if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "/x/outbox.db") {
+			t.Errorf("%s(%q) = %q, want the path and %q", name, tt.cause, err, tt.want)
+		}
+	}
+}
+
 func TestOutboxOpenErrorMessages(t *testing.T) {
-	tests := []struct {
-		cause string
-		want  string
-	}{
+	checkErrorMessages(t, "outboxOpenError", outboxOpenError, []errorMessageCase{
 		{"file is not a database (26)", "is corrupt"},
 		{"database disk image is malformed (11)", "is corrupt"},
 		{"attempt to write a readonly database (8)", "check the permissions"},
 		{"unable to open database file: permission denied", "check the permissions"},
 		{"database is locked (5)", "in use by another program"},
-	}
-	for _, tt := range tests {
-		err := outboxOpenError("/x/outbox.db", fmt.Errorf("%s", tt.cause))
-		if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "/x/outbox.db") {
-			t.Errorf("outboxOpenError(%q) = %q, want the path and %q", tt.cause, err, tt.want)
-		}
-	}
+	})
 }
 
 func TestOutboxWriteErrorMessages(t *testing.T) {
-	tests := []struct {
-		cause string
-		want  string
-	}{
+	checkErrorMessages(t, "outboxWriteError", outboxWriteError, []errorMessageCase{
 		{"database or disk is full (13)", "free disk space"},
 		{"attempt to write a readonly database (8)", "read-only"},
 		{"disk I/O error (778)", "check the disk"},
 		{"database disk image is malformed (11)", "is corrupt"},
-	}
-	for _, tt := range tests {
-		err := outboxWriteError("/x/outbox.db", fmt.Errorf("%s", tt.cause))
-		if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "/x/outbox.db") {
-			t.Errorf("outboxWriteError(%q) = %q, want the path and %q", tt.cause, err, tt.want)
-		}
-	}
+	})
 }
 
 func TestOutboxReadErrorMessages(t *testing.T) {
-	err := outboxReadError("read outbox", "/x/outbox.db", fmt.Errorf("database disk image is malformed (11)"))
-	if !strings.Contains(err.Error(), "is corrupt") || !strings.Contains(err.Error(), "/x/outbox.db") {
-		t.Errorf("outboxReadError(malformed) = %q, want the path and that the outbox is corrupt", err)
-	}
-	err = outboxReadError("read outbox", "/x/outbox.db", fmt.Errorf("interrupted (9)"))
+	readError := func(path string, err error) error { return outboxReadError("read outbox", path, err) }
+	checkErrorMessages(t, "outboxReadError", readError, []errorMessageCase{
+		{"database disk image is malformed (11)", "is corrupt"},
+	})
+	err := readError("/x/outbox.db", fmt.Errorf("interrupted (9)"))
 	if got, want := err.Error(), "sqlite: read outbox /x/outbox.db: interrupted (9)"; got != want {
 		t.Errorf("outboxReadError(interrupted) = %q, want %q", got, want)
 	}
