@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -70,6 +71,20 @@ func runReport(ctx context.Context, e env, args []string) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "timeback report: read facts: %v\n", err)
 		return exitFailure
+	}
+	if len(d.Runs) == 0 {
+		// A mistyped --student would otherwise print a table of zeros. Like
+		// the analytics API, a student with facts on other days gets empty
+		// days and one without any facts is not found.
+		known, err := src.Students(ctx, "")
+		if err != nil {
+			fmt.Fprintf(e.stderr, "timeback report: read students: %v\n", err)
+			return exitFailure
+		}
+		if !slices.Contains(known, *student) {
+			fmt.Fprintf(e.stderr, "timeback report: student %q not found: the database has no facts for this actor id, so check --student\n", *student)
+			return exitFailure
+		}
 	}
 	switch *format {
 	case "json":

@@ -116,6 +116,33 @@ func TestReportBadInput(t *testing.T) {
 	}
 }
 
+func TestReportUnknownStudent(t *testing.T) {
+	path := seedReportDB(t)
+	code, out, errOut := runReportArgs("report", "--db", path, "--student", storetest.Student(2),
+		"--from", "2026-01-27", "--to", "2026-01-28")
+	if code != exitFailure {
+		t.Errorf("exit = %d, want %d", code, exitFailure)
+	}
+	if want := `student "` + storetest.Student(2) + `" not found`; !strings.Contains(errOut, want) {
+		t.Errorf("stderr = %q, want %q", errOut, want)
+	}
+	if out != "" {
+		t.Errorf("stdout = %q, want nothing", out)
+	}
+}
+
+func TestReportKnownStudentOtherDays(t *testing.T) {
+	path := seedReportDB(t)
+	code, out, errOut := runReportArgs("report", "--db", path, "--student", storetest.Student(1),
+		"--from", "2026-03-01", "--to", "2026-03-02", "--format", "csv")
+	if code != exitOK {
+		t.Fatalf("exit = %d, stderr %q; want %d", code, errOut, exitOK)
+	}
+	if want := "2026-03-02,0,0.00,0.00,0.00,0.00,0.00,0,0,,0,0"; !strings.Contains(out, want) {
+		t.Errorf("csv =\n%s\nwant an empty row %q", out, want)
+	}
+}
+
 func emptyFile(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "empty.db")
