@@ -184,8 +184,13 @@ func outboxRetry(ctx context.Context, e env, outbox *sqlite.Outbox, ids []string
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "requeued %d dead letters; run timeback send --outbox %s to deliver them\n",
-		n, outbox.Path())
+	fmt.Fprintf(e.stdout, "requeued %d dead letters\n", n)
+	if n > 0 {
+		// timeback send needs a destination as well as the outbox, because
+		// without one it exits with a usage error.
+		fmt.Fprintf(e.stdout, "deliver them with: timeback send --endpoint URL --outbox %s (or --env production|staging)\n",
+			outbox.Path())
+	}
 	if len(unknown) > 0 {
 		return fmt.Errorf("--id %s: no dead letter has this event id; list them with timeback outbox dead"+
 			" --outbox %s", strings.Join(unknown, ", "), outbox.Path())
