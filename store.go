@@ -14,9 +14,9 @@ import (
 // and PostgreSQL packages implement it.
 //
 // Append is idempotent on the event id, which the store enforces with a
-// unique key: an id stored before with the same canonical content is a
-// duplicate and is not stored again, and an id stored with different content
-// is a conflict that rejects the whole batch. Every method is safe for
+// unique key. An id stored before with the same canonical content is a
+// duplicate and is not stored again. An id stored with different content is
+// a conflict that rejects the whole batch. Every method is safe for
 // concurrent use.
 type EventStore interface {
 	// Append stores batches in one transaction, with one durable commit,
@@ -24,7 +24,7 @@ type EventStore interface {
 	// is all or nothing: a batch that conflicts or fails leaves nothing
 	// stored and does not affect the other batches, whose events are
 	// committed. The error is non-nil only when the transaction as a whole
-	// could not commit; then nothing of any batch is stored and the error
+	// could not commit. Then nothing of any batch is stored, and the error
 	// has code CodeUnavailable. Append returns only after the commit is
 	// durable.
 	Append(ctx context.Context, batches []*Batch) ([]AppendResult, error)
@@ -119,8 +119,8 @@ type Job struct {
 	// Results has one entry per event of the batch, in envelope order,
 	// duplicates included.
 	Results []JobResult
-	// Processed is when the batch's transaction committed, as far as the
-	// store's clock tells.
+	// Processed is the commit time of the batch's transaction, read from
+	// the store's clock.
 	Processed time.Time
 }
 

@@ -15,7 +15,7 @@ type Options struct {
 	Strict bool
 }
 
-// Kind is what a JSON document was recognised as.
+// Kind is the kind of Caliper document that Validate recognised.
 type Kind uint8
 
 const (
@@ -82,9 +82,9 @@ type Report struct {
 	Kind     Kind
 	Problems Problems
 	// Items are the events and entities found: one for a single event or
-	// entity, one per element for an envelope or array. Items are filled
-	// even when the document has problems, for every element that is a JSON
-	// object; they are nil when the JSON itself is invalid.
+	// entity, one per element for an envelope or array. Every element that
+	// is a JSON object has an item, even when the document has problems.
+	// Items is nil when the JSON itself is invalid.
 	Items []Item
 	// Envelope is set when Kind is KindEnvelope.
 	Envelope *Envelope
@@ -97,8 +97,8 @@ func (r Report) Valid(opts Options) bool { return r.Problems.Valid(opts.Strict) 
 // Validate decodes data strictly and checks it against Caliper 1.2 and, for
 // events that declare it, the TimebackProfile. Data may be an event, an
 // entity, an envelope, a JSON array of events and entities, or an endpoint
-// configuration payload. Validate never panics: malformed input yields
-// problems.
+// configuration payload. Malformed input yields problems, not a panic, and
+// FuzzValidate checks that for arbitrary bytes.
 func Validate(data []byte, opts Options) Report {
 	_, r := validate(data, opts)
 	return r
