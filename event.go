@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Event is a Caliper event that a sender can deliver: it knows its id and
+// Event is a Caliper event that a sender can deliver. It returns its id and
 // encodes itself as one Caliper event object.
 type Event interface {
 	EventID() string

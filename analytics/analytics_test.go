@@ -316,8 +316,8 @@ func TestWeeklyLongestRange(t *testing.T) {
 	}
 }
 
-// TestUnavailableRetryAfter checks that a 503 tells the client when to
-// retry, as the Caliper endpoint's 503 does.
+// TestUnavailableRetryAfter checks that a 503 carries a Retry-After header,
+// as the Caliper endpoint's 503 does.
 func TestUnavailableRetryAfter(t *testing.T) {
 	srv := newServer(t, downSource{})
 	for _, path := range []string{"/analytics/runs/r", "/"} {

@@ -10,7 +10,7 @@ type dateTimeCheck struct {
 	// deviation, when set, names how a parseable value departs from the
 	// Caliper form YYYY-MM-DDTHH:mm:ss.SSSZ; the Timeback endpoint accepts it.
 	deviation string
-	// err, when set, says why the value is not an ISO 8601 date and time.
+	// err, when set, gives the reason the value is not an ISO 8601 date and time.
 	err string
 }
 
@@ -74,9 +74,9 @@ func quoteByte(c byte) string {
 }
 
 // checkDuration reports whether s is an ISO 8601 duration such as PT30M54S,
-// P1DT2H or P3W: a P, then components with non-negative numbers in the
-// order Y M W D, and after a T in the order H M S, at least one component,
-// and a decimal fraction only on the last one.
+// P1DT2H or P3W. That is a P, then components with non-negative numbers in
+// the order Y M W D, and after a T in the order H M S. At least one
+// component is needed, and only the last one may have a decimal fraction.
 func checkDuration(s string) bool {
 	if len(s) < 2 || s[0] != 'P' {
 		return false

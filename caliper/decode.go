@@ -659,7 +659,7 @@ func (doc *document) textEquals(i int32, s string) bool {
 	return unescape(doc.data[n.start+1:n.end-1]) == s
 }
 
-// keyBytes returns the raw key of member i; keyIs tells whether it equals s.
+// keyIs reports whether the key of member i, unescaped, equals s.
 func (doc *document) keyIs(i int32, s string) bool {
 	n := &doc.nodes[i]
 	if !n.keyEscaped {

@@ -556,8 +556,8 @@ func sortedKeys(m map[string]bool) string {
 // dropShadowed removes the validator's problems, those after the first
 // decoded, at a pointer where the decoder already reported a problem. The
 // decoder's problem (a number out of range, negative zero, a duplicate key)
-// names what is wrong with that value; a second message about the same value
-// would only repeat the cause.
+// already names the fault in that value, so a second message about the same
+// value would only repeat the cause.
 func dropShadowed(ps Problems, decoded int) Problems {
 	if decoded == 0 {
 		return ps

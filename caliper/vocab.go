@@ -10,8 +10,8 @@ import (
 // properties it adds, written "name:type", with "!" for required. Types are
 // string, strings (an array of strings), integer, decimal, boolean,
 // datetime, duration, iri, object, any, enum:NAME, enums:NAME (an array), or
-// a class name for an entity given as an IRI or an object, with "*" for an
-// array of them.
+// a class name. A class name stands for an entity given as an IRI or an
+// object, and "*" after it for an array of them.
 
 type classDef struct {
 	name    string
@@ -237,7 +237,7 @@ var enumDefs = map[string]string{
 		"LtiSubmissionReviewRequest",
 }
 
-// valueType is how a property's value is checked.
+// valueType is the check a property's value gets.
 type valueType uint8
 
 const (

@@ -32,7 +32,7 @@ type committer struct {
 type pending struct {
 	ctx    context.Context
 	batch  *timeback.Batch
-	result chan commitResult // buffered, so the committer never blocks on it
+	result chan commitResult // capacity 1 for the one result, so the committer's send never blocks
 }
 
 type commitResult struct {

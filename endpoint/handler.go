@@ -207,8 +207,8 @@ func (h *Handler) Close() { h.committer.close() }
 // that the reply time reveals nothing about a token's content or length.
 // A request without an Authorization header may instead carry the
 // dashboard's session cookie, for GET and HEAD of the dashboard and the
-// analytics API only; a browser asking for a dashboard page without
-// either is sent to the login form.
+// analytics API only. A browser that requests a dashboard page without
+// either is redirected to the login form.
 func (h *Handler) authenticate(next http.Handler) http.Handler {
 	if len(h.tokens) == 0 {
 		return next

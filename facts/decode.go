@@ -22,7 +22,7 @@ func invalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidEvent, fmt.Sprintf(format, args...))
 }
 
-// Kind tells which TimebackProfile event an Event came from.
+// Kind is the TimebackProfile event type an Event came from.
 type Kind uint8
 
 // The kinds of TimebackProfile events.
@@ -49,7 +49,7 @@ type Event struct {
 	Metrics timeback.Completion
 }
 
-// wireEvent is what Decode reads of an event, before it is checked.
+// wireEvent is the part of an event that Decode reads, before it is checked.
 type wireEvent struct {
 	ID, Type, Action, Profile, EventTime string
 	ActorID, ActorEmail                  string

@@ -107,7 +107,7 @@ func (s *scanner) array(elem func(i int) error) error {
 }
 
 // str reads a string. Strings without escapes and in valid UTF-8, nearly
-// all of them, are copied as they are; the rare other one is decoded by
+// all of them, are copied as they are. Any other string is decoded by
 // encoding/json, which also replaces invalid UTF-8 with U+FFFD.
 func (s *scanner) str() (string, error) {
 	if s.peek() != '"' {

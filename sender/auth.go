@@ -13,7 +13,7 @@ import (
 )
 
 // ErrTokenRejected is wrapped by the error of a token request that the
-// OAuth2 token endpoint answered with 400 or 401, as it does for a wrong
+// OAuth2 token endpoint rejected with 400 or 401, as it does for a wrong
 // client id or secret. The Client keeps retrying, because the endpoint may
 // recover, and Stats().LastError reports the error meanwhile.
 var ErrTokenRejected = errors.New("sender: token endpoint rejected the credentials")

@@ -137,8 +137,8 @@ func (c *Client) lingering(deadline time.Time) bool {
 }
 
 // deliver posts batch until the endpoint accepts or rejects it, splitting it
-// where the endpoint asks for smaller envelopes or to isolate a rejected
-// event. It returns early when c.ctx ends, leaving the events queued.
+// when the endpoint replies 413 (envelope too large) and to isolate a
+// rejected event. It returns early when c.ctx ends, leaving the events queued.
 func (c *Client) deliver(batch []Entry) {
 	refreshed := false
 	for attempt := 1; c.ctx.Err() == nil; attempt++ {

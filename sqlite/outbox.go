@@ -602,7 +602,8 @@ const commitDelay = 200 * time.Microsecond
 // collect adds the writes that are already waiting to batch. When fewer are
 // waiting than joined the previous commit, the callers of that commit are
 // likely preparing their next write, so it waits up to commitDelay for them.
-// A lone caller (previous of 1) never waits.
+// With previous at 1, a lone caller never waits, because batch already has
+// one write.
 func (o *Outbox) collect(batch []*outboxWrite, previous int) []*outboxWrite {
 	for len(batch) < maxWritesPerCommit {
 		select {

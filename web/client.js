@@ -266,7 +266,7 @@ export class Activity {
     return this.chain;
   }
 
-  // restartRun starts the run again under its id after the server answered
+  // restartRun starts the run again under its id after the server replied
   // 404 for it, as a server that keeps runs in memory does after a restart.
   // The server counts the run afresh from then on. It reports whether the
   // server accepted the start; a run of another student stays rejected.

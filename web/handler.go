@@ -55,7 +55,7 @@ type Config struct {
 	// ActivityBaseURL prefixes the activity id a browser sends to form
 	// object.id when Activity is nil. Empty means
 	// "{scheme}://{request host}/activities/", where the host is the
-	// request's Host header, which the client chooses; set this field in
+	// request's Host header, which the client chooses. Set this field in
 	// production so that object ids name the app's own host.
 	ActivityBaseURL string
 	// Activity builds the activity context from a start request. Nil

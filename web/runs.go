@@ -51,7 +51,7 @@ type Run struct {
 	// Ahead is how much counted time ran ahead of wall time within the
 	// leeway; the guard subtracts it from the next allowance.
 	Ahead time.Duration
-	// WindowEnd is where the session's next window starts: the end of the
+	// WindowEnd is the start of the session's next window: the end of the
 	// last window sent, or the start of the session. It may be up to the
 	// leeway after LastHeartbeat, while the run is Ahead.
 	WindowEnd time.Time

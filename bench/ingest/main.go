@@ -1,8 +1,8 @@
 // Command ingest measures how fast timeback serve stores events: events per
-// second and p50/p99 request latency for envelopes of several sizes from
-// one and from many concurrent clients over loopback HTTP, next to a bare
-// program that inserts the same rows into SQLite in batches, in the same
-// run and on the same disk.
+// second and p50/p99 request latency for envelopes of several sizes, from
+// one and from many concurrent clients over loopback HTTP. Next to it, in
+// the same run and on the same disk, a bare program inserts the same rows
+// into SQLite in batches.
 //
 //	go run ./bench/ingest -duration 5s
 //
@@ -149,7 +149,7 @@ func main() {
 	for _, size := range sizes {
 		for _, n := range clients {
 			// Each round measures the bare loop right before the server,
-			// so that both see the same load from other programs; the
+			// so that both see the same load from other programs. The
 			// round with the median ratio is reported.
 			var pairs []pair
 			for range *rounds {

@@ -17,8 +17,8 @@ import (
 	"syscall"
 )
 
-// env is what a command may touch of the process, so that tests can run
-// commands in-process with their own streams.
+// env is the part of the process a command may use: its standard streams.
+// Tests run commands in-process with streams of their own.
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -50,7 +50,7 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// The first signal cancels ctx so that the command can shut down in
-	// order; releasing the handler then lets a second signal end the process
+	// order. Releasing the handler then lets a second signal end the process
 	// at once.
 	go func() {
 		<-ctx.Done()

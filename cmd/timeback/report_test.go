@@ -153,7 +153,8 @@ func emptyFile(t *testing.T) string {
 }
 
 // TestReportLeavesPostgresUnchanged checks that a report reads a PostgreSQL
-// schema without creating or migrating tables, and says how to get them.
+// schema without creating or migrating tables, and that its error names the
+// command that creates them.
 func TestReportLeavesPostgresUnchanged(t *testing.T) {
 	url := testkit.PostgresURL(t)
 	ctx := context.Background()

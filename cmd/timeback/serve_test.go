@@ -116,7 +116,7 @@ func serveID(worker, n int) string {
 }
 
 // serveClient bounds every request of these tests, so that a server that
-// stops answering fails the test instead of hanging it.
+// stops replying fails the test instead of hanging it.
 var serveClient = &http.Client{Timeout: 30 * time.Second}
 
 // receiveIDs waits for the ids that postStream returns, failing the test

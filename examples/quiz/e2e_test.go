@@ -146,7 +146,7 @@ type quizSite struct {
 
 	handler atomic.Pointer[http.Handler] // the app the site serves
 	apps    []*app                       // every app started, the current one last
-	// failHeartbeats makes the site answer heartbeats with 503, so that the
+	// failHeartbeats makes the site reply 503 to heartbeats, so that the
 	// page queues them.
 	failHeartbeats atomic.Bool
 }
@@ -396,7 +396,7 @@ func TestQuizSurvivesAppRestart(t *testing.T) {
 	q, tab, runID, _ := openQuiz(t)
 	waitFor(t, 5*time.Second, "a heartbeat", func() bool { return len(readState(t, tab).Flushes) >= 1 })
 
-	// The quiz process restarts and forgets the run, which MemoryRuns
+	// The quiz process restarts and loses the run, which MemoryRuns
 	// keeps in memory only. The open page goes on with the same run.
 	q.newApp(t)
 	restarted := time.Now()
