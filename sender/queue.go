@@ -1,13 +1,12 @@
 package sender
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"slices"
 	"sync"
 	"time"
 
+	"github.com/timeback/timeback-go/internal/seqlist"
 	"github.com/timeback/timeback-go/sqlite"
 )
 
@@ -49,17 +48,11 @@ var _ Queue = (*sqlite.Outbox)(nil)
 // MemoryQueue is a Queue in memory. Its events are lost when the process
 // ends, so it suits tests and measurements, not delivery.
 type MemoryQueue struct {
-	mu sync.Mutex
-	// entries are ordered by Seq. Those before head, and those marked in
-	// gone, are deleted.
-	entries []Entry
-	gone    []bool
-	head    int
-	queued  int
-	bytes   int64
-	dead    []DeadLetter
-	next    int64
-	closed  bool
+	mu     sync.Mutex
+	list   *seqlist.List[Entry]
+	dead   []DeadLetter
+	next   int64
+	closed bool
 }
 
 var _ Queue = (*MemoryQueue)(nil)
@@ -68,7 +61,11 @@ var _ Queue = (*MemoryQueue)(nil)
 var errMemoryQueueClosed = errors.New("sender: memory queue closed")
 
 // NewMemoryQueue returns an empty MemoryQueue.
-func NewMemoryQueue() *MemoryQueue { return &MemoryQueue{} }
+func NewMemoryQueue() *MemoryQueue {
+	return &MemoryQueue{list: seqlist.New(
+		func(e *Entry) int64 { return e.Seq },
+		func(e *Entry) int { return len(e.JSON) })}
+}
 
 // Append adds entries and sets their Seq.
 func (q *MemoryQueue) Append(ctx context.Context, entries []Entry) error {
@@ -81,11 +78,8 @@ func (q *MemoryQueue) Append(ctx context.Context, entries []Entry) error {
 		q.next++
 		entries[i].Seq = q.next
 		entries[i].EnqueuedAt = entries[i].EnqueuedAt.Truncate(time.Millisecond)
-		q.bytes += int64(len(entries[i].JSON))
-		q.entries = append(q.entries, entries[i])
-		q.gone = append(q.gone, false)
+		q.list.Push(entries[i])
 	}
-	q.queued += len(entries)
 	return nil
 }
 
@@ -96,20 +90,7 @@ func (q *MemoryQueue) Peek(ctx context.Context, maxEvents, maxBytes int) ([]Entr
 	if q.closed {
 		return nil, errMemoryQueueClosed
 	}
-	var out []Entry
-	size := 0
-	for i := q.head; i < len(q.entries) && len(out) < maxEvents; i++ {
-		e := q.entries[i]
-		if q.gone[i] {
-			continue
-		}
-		if len(out) > 0 && size+len(e.JSON) > maxBytes {
-			break
-		}
-		size += len(e.JSON)
-		out = append(out, e)
-	}
-	return out, nil
+	return q.list.Peek(maxEvents, maxBytes), nil
 }
 
 // Delete removes entries by Seq.
@@ -119,7 +100,7 @@ func (q *MemoryQueue) Delete(ctx context.Context, seqs []int64) error {
 	if q.closed {
 		return errMemoryQueueClosed
 	}
-	q.remove(seqs)
+	q.list.Remove(seqs)
 	return nil
 }
 
@@ -137,54 +118,20 @@ func (q *MemoryQueue) DeadLetter(ctx context.Context, entries []Entry, status in
 		q.dead = append(q.dead, DeadLetter{OutboxEntry: e, Status: status, Message: message,
 			FailedAt: at})
 	}
-	q.remove(seqs)
+	q.list.Remove(seqs)
 	return nil
-}
-
-// remove marks the entries of seqs deleted, found by binary search, then
-// drops the deleted entries at the head.
-func (q *MemoryQueue) remove(seqs []int64) {
-	live := q.entries[q.head:]
-	for _, seq := range seqs {
-		i, found := slices.BinarySearchFunc(live, seq, func(e Entry, seq int64) int {
-			return cmp.Compare(e.Seq, seq)
-		})
-		if !found || q.gone[q.head+i] {
-			continue
-		}
-		q.gone[q.head+i] = true
-		q.queued--
-		q.bytes -= int64(len(live[i].JSON))
-	}
-	for q.head < len(q.entries) && q.gone[q.head] {
-		q.entries[q.head] = Entry{}
-		q.head++
-	}
-	// Compact once the deleted head is the larger part, so that memory
-	// follows the queue's length.
-	if q.head > len(q.entries)/2 {
-		q.entries = append([]Entry(nil), q.entries[q.head:]...)
-		q.gone = append([]bool(nil), q.gone[q.head:]...)
-		q.head = 0
-	}
 }
 
 // Stats counts the queued events and the dead letters.
 func (q *MemoryQueue) Stats(ctx context.Context) (QueueStats, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	s := QueueStats{Queued: q.queued, QueuedBytes: q.bytes, Dead: len(q.dead)}
-	for i := q.head; i < len(q.entries); i++ {
-		if !q.gone[i] {
-			s.Oldest = q.entries[i].EnqueuedAt
-			break
-		}
+	s := QueueStats{Queued: q.list.Len(), QueuedBytes: q.list.Bytes(), Dead: len(q.dead)}
+	if first, ok := q.list.First(); ok {
+		s.Oldest = first.EnqueuedAt
 	}
-	for i := len(q.entries) - 1; i >= q.head; i-- {
-		if !q.gone[i] {
-			s.LastSeq = q.entries[i].Seq
-			break
-		}
+	if last, ok := q.list.Last(); ok {
+		s.LastSeq = last.Seq
 	}
 	return s, nil
 }

@@ -1,0 +1,91 @@
+package seqlist
+
+import (
+	"slices"
+	"testing"
+)
+
+type entry struct {
+	seq  int64
+	size int
+}
+
+func newList() *List[entry] {
+	return New(func(e *entry) int64 { return e.seq }, func(e *entry) int { return e.size })
+}
+
+func seqs(entries []entry) []int64 {
+	out := make([]int64, len(entries))
+	for i, e := range entries {
+		out[i] = e.seq
+	}
+	return out
+}
+
+func TestListRemoveAnywhere(t *testing.T) {
+	l := newList()
+	for seq := int64(1); seq <= 10; seq++ {
+		l.Push(entry{seq: seq * 2, size: 10})
+	}
+	// 7 and 40 are not in the list, 4 is removed twice.
+	l.Remove([]int64{4, 10, 7, 4, 40})
+	if got, want := seqs(l.Peek(100, 1000)), []int64{2, 6, 8, 12, 14, 16, 18, 20}; !slices.Equal(got, want) {
+		t.Fatalf("Peek after removing 4 and 10 = %v, want %v", got, want)
+	}
+	if l.Len() != 8 || l.Bytes() != 80 {
+		t.Errorf("Len, Bytes = %d, %d; want 8, 80", l.Len(), l.Bytes())
+	}
+	l.Remove([]int64{2, 6})
+	if first, _ := l.First(); first.seq != 8 {
+		t.Errorf("First after removing the front = %d, want 8", first.seq)
+	}
+	l.Remove([]int64{20})
+	if last, _ := l.Last(); last.seq != 18 {
+		t.Errorf("Last after removing the back = %d, want 18", last.seq)
+	}
+	l.Remove([]int64{8, 12, 14, 16, 18})
+	if _, ok := l.First(); ok || l.Len() != 0 || l.Bytes() != 0 {
+		t.Errorf("list not empty after removing everything: Len %d, Bytes %d", l.Len(), l.Bytes())
+	}
+	if _, ok := l.Last(); ok {
+		t.Error("Last of an empty list reports an entry")
+	}
+}
+
+func TestListPeekLimits(t *testing.T) {
+	l := newList()
+	for seq := int64(1); seq <= 5; seq++ {
+		l.Push(entry{seq: seq, size: 100})
+	}
+	if got := seqs(l.Peek(3, 1000)); !slices.Equal(got, []int64{1, 2, 3}) {
+		t.Errorf("Peek(3, 1000) = %v, want the first 3", got)
+	}
+	if got := seqs(l.Peek(10, 250)); !slices.Equal(got, []int64{1, 2}) {
+		t.Errorf("Peek(10, 250) = %v, want the 2 that fit", got)
+	}
+	if got := seqs(l.Peek(10, 1)); !slices.Equal(got, []int64{1}) {
+		t.Errorf("Peek(10, 1) = %v, want the first even though it is larger", got)
+	}
+}
+
+// TestListCompacts checks that a list used as a queue does not keep the
+// memory of the entries removed from its front.
+func TestListCompacts(t *testing.T) {
+	l := newList()
+	for seq := int64(1); seq <= 100_000; seq++ {
+		l.Push(entry{seq: seq, size: 1})
+		if seq > 10 {
+			l.Remove([]int64{seq - 10})
+		}
+	}
+	if l.Len() != 10 {
+		t.Fatalf("Len = %d, want 10", l.Len())
+	}
+	if c := cap(l.entries); c > 1000 {
+		t.Errorf("the list holds 10 entries in an array of %d", c)
+	}
+	l.Clear()
+	if l.Len() != 0 || l.Bytes() != 0 || l.entries != nil {
+		t.Errorf("Clear left Len %d, Bytes %d", l.Len(), l.Bytes())
+	}
+}
