@@ -96,6 +96,7 @@ type Outbox struct {
 	peek  *sql.Stmt
 	wal   *os.File // the WAL file, opened to fsync it
 	lock  *os.File
+	tail  *outboxTail
 
 	writes   chan *outboxWrite
 	syncs    chan []*outboxWrite // committed writes waiting for the fsync
@@ -111,6 +112,7 @@ type Outbox struct {
 type outboxWrite struct {
 	ctx    context.Context
 	apply  func(tx *outboxTx) error
+	change tailChange // set by apply, or before it runs
 	result chan error
 }
 
@@ -121,6 +123,7 @@ type outboxTx struct {
 	o       *Outbox
 	pending []*OutboxEntry
 	args    []any
+	change  *tailChange // of the write being applied
 }
 
 // exec runs query in the transaction with a statement prepared once for the
@@ -256,10 +259,16 @@ func (o *Outbox) open(ctx context.Context) error {
 	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
 		return err
 	}
-	if o.peek, err = o.db.PrepareContext(ctx,
-		`SELECT seq, event_id, body, enqueued_at FROM outbox ORDER BY seq LIMIT ?`); err != nil {
+	if o.peek, err = o.db.PrepareContext(ctx, `SELECT seq, event_id, body, enqueued_at FROM outbox
+		WHERE seq <= ? ORDER BY seq LIMIT ?`); err != nil {
 		return err
 	}
+	// The entries queued by earlier processes are only in the file.
+	var last int64
+	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM outbox`).Scan(&last); err != nil {
+		return err
+	}
+	o.tail = newOutboxTail(last)
 	// The open connection in WAL mode has created the WAL file, which
 	// stays until the last connection closes.
 	if o.wal, err = os.OpenFile(o.path+"-wal", os.O_RDWR, 0); err != nil {
@@ -356,7 +365,7 @@ func outboxReadError(what, path string, err error) error {
 // version with its current value, because a transaction that changes no
 // page writes nothing.
 func (o *Outbox) CheckWritable(ctx context.Context) error {
-	return o.write(ctx, func(tx *outboxTx) error {
+	return o.write(ctx, tailChange{}, func(tx *outboxTx) error {
 		_, err := tx.exec(fmt.Sprintf("PRAGMA user_version = %d", len(outboxMigrations)))
 		return err
 	})
@@ -366,12 +375,14 @@ func (o *Outbox) CheckWritable(ctx context.Context) error {
 func (o *Outbox) Path() string { return o.path }
 
 // Append adds entries to the queue, sets their Seq, and returns once they are
-// durable. EnqueuedAt is stored with millisecond precision.
+// durable. EnqueuedAt is stored with millisecond precision. The outbox keeps
+// the entries' JSON in memory for Peek, so the caller must not change it
+// after Append.
 func (o *Outbox) Append(ctx context.Context, entries []OutboxEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	return o.write(ctx, func(tx *outboxTx) error {
+	return o.write(ctx, tailChange{appended: entries}, func(tx *outboxTx) error {
 		for i := range entries {
 			tx.pending = append(tx.pending, &entries[i])
 		}
@@ -380,12 +391,31 @@ func (o *Outbox) Append(ctx context.Context, entries []OutboxEntry) error {
 }
 
 // Peek returns the oldest queued entries, at most maxEvents of them and, past
-// the first, at most maxBytes of JSON in total. It leaves them queued.
+// the first, at most maxBytes of JSON in total. It leaves them queued. It
+// reads the file only for entries that the outbox no longer holds in
+// memory, as those queued by an earlier process.
 func (o *Outbox) Peek(ctx context.Context, maxEvents, maxBytes int) ([]OutboxEntry, error) {
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
-	rows, err := o.peek.QueryContext(ctx, maxEvents)
+	for {
+		entries, ok, diskSeq, gen := o.tail.peek(maxEvents, maxBytes)
+		if ok {
+			return entries, nil
+		}
+		entries, err := o.peekFile(ctx, diskSeq, maxEvents, maxBytes)
+		if err != nil || len(entries) > 0 {
+			return entries, err
+		}
+		o.tail.fileDrained(gen)
+	}
+}
+
+// peekFile reads the oldest queued entries with Seq up to diskSeq from the
+// file, within the limits of Peek.
+func (o *Outbox) peekFile(ctx context.Context, diskSeq int64, maxEvents, maxBytes int) ([]OutboxEntry,
+	error) {
+	rows, err := o.peek.QueryContext(ctx, diskSeq, maxEvents)
 	if err != nil {
 		return nil, outboxReadError("read outbox", o.path, err)
 	}
@@ -416,7 +446,7 @@ func (o *Outbox) Delete(ctx context.Context, seqs []int64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
-	return o.write(ctx, func(tx *outboxTx) error { return tx.deleteSeqs(seqs) })
+	return o.write(ctx, tailChange{removed: seqs}, func(tx *outboxTx) error { return tx.deleteSeqs(seqs) })
 }
 
 // DeadLetter moves entries from the queue to the dead-letter table with the
@@ -426,15 +456,17 @@ func (o *Outbox) DeadLetter(ctx context.Context, entries []OutboxEntry, status i
 	if len(entries) == 0 {
 		return nil
 	}
-	return o.write(ctx, func(tx *outboxTx) error {
-		seqs := make([]int64, len(entries))
-		for i, e := range entries {
+	seqs := make([]int64, len(entries))
+	for i, e := range entries {
+		seqs[i] = e.Seq
+	}
+	return o.write(ctx, tailChange{removed: seqs}, func(tx *outboxTx) error {
+		for _, e := range entries {
 			if _, err := tx.exec(`INSERT OR REPLACE INTO dead_letter
 				(seq, event_id, body, enqueued_at, status, message, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 				e.Seq, e.ID, e.JSON, e.EnqueuedAt.UnixMilli(), status, message, at.UnixMilli()); err != nil {
 				return err
 			}
-			seqs[i] = e.Seq
 		}
 		return tx.deleteSeqs(seqs)
 	})
@@ -476,7 +508,7 @@ func (o *Outbox) DeadLetters(ctx context.Context, afterSeq int64, limit int) ([]
 // otherwise it moves those whose event id is listed.
 func (o *Outbox) Requeue(ctx context.Context, ids ...string) (int, error) {
 	moved := 0
-	err := o.write(ctx, func(tx *outboxTx) error {
+	err := o.write(ctx, tailChange{}, func(tx *outboxTx) error {
 		moved = 0
 		where, args := "", []any{}
 		if len(ids) > 0 {
@@ -493,6 +525,11 @@ func (o *Outbox) Requeue(ctx context.Context, ids ...string) (int, error) {
 		n, err := res.RowsAffected()
 		if err != nil {
 			return err
+		}
+		if n > 0 {
+			if tx.change.queuedUpTo, err = res.LastInsertId(); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.o.conn.ExecContext(context.Background(), `DELETE FROM dead_letter`+where,
 			args...); err != nil {
@@ -552,9 +589,10 @@ func (o *Outbox) checkOpen() error {
 	return nil
 }
 
-// write hands apply to the commit loop and waits for its durable commit.
-func (o *Outbox) write(ctx context.Context, apply func(tx *outboxTx) error) error {
-	w := &outboxWrite{ctx: ctx, apply: apply, result: make(chan error, 1)}
+// write hands apply to the commit loop and waits for its durable commit,
+// after which the tail follows change.
+func (o *Outbox) write(ctx context.Context, change tailChange, apply func(tx *outboxTx) error) error {
+	w := &outboxWrite{ctx: ctx, apply: apply, change: change, result: make(chan error, 1)}
 	o.mu.RLock()
 	if o.closed {
 		o.mu.RUnlock()
@@ -681,6 +719,7 @@ func (o *Outbox) runTx(batch []*outboxWrite) error {
 			if err := w.ctx.Err(); err != nil {
 				return err
 			}
+			tx.change = &w.change
 			if err := w.apply(tx); err != nil {
 				return err
 			}
@@ -721,10 +760,12 @@ func (o *Outbox) syncLoop() {
 			}
 		}
 		var err error
-		if serr := o.wal.Sync(); serr != nil {
+		serr := o.wal.Sync()
+		if serr != nil {
 			err = fmt.Errorf("sqlite: fsync outbox %s-wal: %w; the events may not survive a crash,"+
 				" check the disk and send again", o.path, serr)
 		}
+		o.tail.apply(waiting, serr)
 		for _, w := range waiting {
 			w.result <- err
 		}
