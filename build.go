@@ -60,12 +60,12 @@ func (e *TimeSpent) MarshalJSON() ([]byte, error) {
 		b = appendNumber(b, it.Seconds)
 		if !it.Start.IsZero() {
 			b = append(b, `,"startDate":"`...)
-			b = append(b, caliper.FormatDateTime(it.Start)...)
+			b = caliper.AppendDateTime(b, it.Start)
 			b = append(b, '"')
 		}
 		if !it.End.IsZero() {
 			b = append(b, `,"endDate":"`...)
-			b = append(b, caliper.FormatDateTime(it.End)...)
+			b = caliper.AppendDateTime(b, it.End)
 			b = append(b, '"')
 		}
 		b = append(b, '}')
@@ -81,7 +81,7 @@ func (c *Common) appendHead(b []byte, typ, action string) []byte {
 	b = caliper.AppendString(b, c.ID)
 	b = append(b, `,"type":"`+typ+`","action":"`+action+`","profile":"`+ProfileTimeback+`"`...)
 	b = append(b, `,"eventTime":"`...)
-	b = append(b, caliper.FormatDateTime(c.EventTime)...)
+	b = caliper.AppendDateTime(b, c.EventTime)
 	b = append(b, `","actor":{"id":`...)
 	b = caliper.AppendString(b, c.Actor.ID)
 	b = append(b, `,"type":"`+TypeUser+`","email":`...)

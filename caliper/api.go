@@ -100,7 +100,8 @@ func (r Report) Valid(opts Options) bool { return r.Problems.Valid(opts.Strict) 
 // configuration payload. Malformed input yields problems, not a panic, and
 // FuzzValidate checks that for arbitrary bytes.
 func Validate(data []byte, opts Options) Report {
-	_, r := validate(data, opts)
+	doc, r := validate(data, opts)
+	doc.release()
 	return r
 }
 
@@ -129,7 +130,10 @@ func validate(data []byte, opts Options) (*document, Report) {
 func Canonical(raw []byte) ([]byte, error) {
 	doc, problems := decode(raw)
 	if doc == nil || len(problems) > 0 {
+		doc.release()
 		return nil, problems
 	}
-	return doc.appendCanonical(make([]byte, 0, len(raw)), 0), nil
+	out := doc.appendCanonical(make([]byte, 0, len(raw)), 0)
+	doc.release()
+	return out, nil
 }

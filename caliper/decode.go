@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -76,7 +77,7 @@ func decode(data []byte) (*document, Problems) {
 		return nil, Problems{errorf("", "document is %d bytes; the maximum is %d bytes (2 GiB - 1)",
 			len(data), MaxDocumentBytes)}
 	}
-	d := decoder{data: data, nodes: make([]node, 0, estimateNodes(len(data)))}
+	d := decoder{data: data, nodes: newNodes(estimateNodes(len(data)))}
 	switch {
 	case len(data) >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF:
 		d.problems = append(d.problems, errorf("",
@@ -100,9 +101,45 @@ func decode(data []byte) (*document, Problems) {
 		}
 	}
 	if d.fatal {
+		freeNodes(d.nodes)
 		return nil, d.problems
 	}
 	return &document{data: data, nodes: d.nodes}, d.problems
+}
+
+// nodePool holds node tables for reuse, so that validating a stream of
+// events does not allocate a table for each one.
+var nodePool sync.Pool // of *[]node
+
+// maxPooledNodes bounds the tables kept in nodePool, so that one large
+// document does not pin its table.
+const maxPooledNodes = 1 << 14
+
+// newNodes returns an empty node table with room for n nodes.
+func newNodes(n int) []node {
+	if p, ok := nodePool.Get().(*[]node); ok {
+		if cap(*p) >= n {
+			return (*p)[:0]
+		}
+		nodePool.Put(p)
+	}
+	return make([]node, 0, n)
+}
+
+func freeNodes(nodes []node) {
+	if cap(nodes) <= maxPooledNodes {
+		nodes = nodes[:0]
+		nodePool.Put(&nodes)
+	}
+}
+
+// release returns the document's node table for reuse. Nothing may read
+// the document afterwards.
+func (doc *document) release() {
+	if doc != nil {
+		freeNodes(doc.nodes)
+		doc.nodes = nil
+	}
 }
 
 // estimateNodes guesses the node count of a document of n bytes, about one
@@ -116,12 +153,13 @@ func estimateNodes(n int) int {
 
 func (d *decoder) skipSpace() {
 	for d.pos < len(d.data) {
-		switch d.data[d.pos] {
-		case ' ', '\t', '\n', '\r':
-			d.pos++
-		default:
+		// Compact JSON has no space at all, so most calls return at the
+		// first comparison.
+		c := d.data[d.pos]
+		if c > ' ' || c != ' ' && c != '\t' && c != '\n' && c != '\r' {
 			return
 		}
+		d.pos++
 	}
 }
 
@@ -384,7 +422,17 @@ func (d *decoder) str() (escaped, ok bool) {
 	start := d.pos
 	d.pos++
 	for d.pos < len(d.data) {
-		c := d.data[d.pos]
+		// Skip the run of plain ASCII characters, which is most of a
+		// string, without the checks below.
+		i := d.pos
+		for i < len(d.data) && plainASCII[d.data[i]] {
+			i++
+		}
+		d.pos = i
+		if i == len(d.data) {
+			break
+		}
+		c := d.data[i]
 		switch {
 		case c == '"':
 			d.pos++
@@ -411,6 +459,15 @@ func (d *decoder) str() (escaped, ok bool) {
 	d.syntaxf(start, "string is not terminated")
 	return escaped, false
 }
+
+// plainASCII marks the bytes that stand for themselves in a JSON string:
+// ASCII characters other than control characters, quote and backslash.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func (d *decoder) escape() bool {
 	if d.pos+1 >= len(d.data) {
@@ -646,6 +703,17 @@ func (doc *document) text(i int32) string {
 	return unescape(inner)
 }
 
+// view returns the decoded value of string node i without copying when it
+// has no escapes. Like keyView, the string aliases the input, so it may
+// serve checks and messages but must not reach a Report.
+func (doc *document) view(i int32) string {
+	n := &doc.nodes[i]
+	if n.escaped || n.end-n.start <= 2 {
+		return doc.text(i)
+	}
+	return unsafe.String(&doc.data[n.start+1], int(n.end-n.start-2))
+}
+
 // textEquals reports whether string node i equals s without allocating for
 // strings without escapes.
 func (doc *document) textEquals(i int32, s string) bool {
@@ -693,7 +761,15 @@ func (doc *document) get(obj int32, name string) int32 {
 		return -1
 	}
 	for c := doc.nodes[obj].first; c >= 0; c = doc.nodes[c].next {
-		if doc.keyIs(c, name) {
+		n := &doc.nodes[c]
+		if n.keyEscaped {
+			if doc.keyIs(c, name) {
+				return c
+			}
+			continue
+		}
+		// Compare the lengths first: most keys differ from name in length.
+		if int(n.keyEnd-n.keyStart) == len(name) && string(doc.data[n.keyStart:n.keyEnd]) == name {
 			return c
 		}
 	}

@@ -3,10 +3,12 @@ package caliper_test
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/timeback/timeback-go/caliper"
 	"github.com/timeback/timeback-go/internal/fixtures"
@@ -206,4 +208,30 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("canonical form is not stable: %s then %s (%v)", c, again, err)
 		}
 	})
+}
+
+// TestAppendDateTimeMatchesLayout checks the hand-written formatter against
+// time.Format with DateTimeLayout, for times across four centuries and in
+// zones other than UTC.
+func TestAppendDateTimeMatchesLayout(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		sec := r.Int64N(13e9) - 1e9 // from 1938 to 2350
+		zone := time.FixedZone("", 900*(r.IntN(105)-52))
+		tm := time.Unix(sec, r.Int64N(1e9)).In(zone)
+		want := tm.UTC().Truncate(time.Millisecond).Format(caliper.DateTimeLayout)
+		if got := caliper.FormatDateTime(tm); got != want {
+			t.Fatalf("FormatDateTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+	for _, tm := range []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		want := tm.Truncate(time.Millisecond).Format(caliper.DateTimeLayout)
+		if got := caliper.FormatDateTime(tm); got != want {
+			t.Errorf("FormatDateTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
 }

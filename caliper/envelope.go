@@ -111,7 +111,7 @@ func (v *validator) config(obj int32) {
 				continue
 			}
 			for c := v.doc.nodes[m].first; c >= 0; c = v.doc.nodes[c].next {
-				if v.doc.kind(c) != jsonString || !IsIRI(v.doc.text(c)) {
+				if v.doc.kind(c) != jsonString || !IsIRI(v.doc.view(c)) {
 					v.errorf(c, "%s element %s is not a context IRI", key, v.snippet(c))
 				}
 			}
@@ -187,6 +187,10 @@ func AppendString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if plainASCII[c] {
+			i++
+			continue
+		}
 		if c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRuneInString(s[i:])
 			if r == utf8.RuneError && size == 1 {
@@ -195,10 +199,6 @@ func AppendString(b []byte, s string) []byte {
 				start = i + 1
 			}
 			i += size
-			continue
-		}
-		if c >= 0x20 && c != '"' && c != '\\' {
-			i++
 			continue
 		}
 		b = append(b, s[start:i]...)

@@ -107,7 +107,43 @@ const DateTimeLayout = "2006-01-02T15:04:05.000Z"
 // FormatDateTime formats t in UTC with milliseconds, truncating finer
 // precision.
 func FormatDateTime(t time.Time) string {
-	return t.UTC().Truncate(time.Millisecond).Format(DateTimeLayout)
+	return string(AppendDateTime(nil, t))
+}
+
+// AppendDateTime appends the FormatDateTime form of t to b.
+func AppendDateTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Truncate(time.Millisecond).AppendFormat(b, DateTimeLayout)
+	}
+	// Writing the digits directly is faster than AppendFormat, which
+	// interprets the layout on every call.
+	hour, minute, second := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, second, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/int(time.Millisecond), 3)
+	return append(b, 'Z')
+}
+
+// appendDigits appends the n last decimal digits of v, v >= 0 and n <= 4.
+func appendDigits(b []byte, v, n int) []byte {
+	var digits [4]byte
+	for i := n - 1; i >= 0; i-- {
+		digits[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(b, digits[:n]...)
 }
 
 func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }

@@ -109,12 +109,13 @@ func (v *validator) requireIRI(obj int32, what, name string, required bool) {
 		v.errorf(m, "%s.%s is %s; expected an IRI string", what, name, v.doc.kind(m))
 		return
 	}
-	if s := v.doc.text(m); !IsIRI(s) {
+	if s := v.doc.view(m); !IsIRI(s) {
 		v.errorf(m, "%s.%s %q is not an absolute IRI", what, name, clip(s))
 	}
 }
 
-// requireText checks that member name of obj is a non-empty string.
+// requireText checks that member name of obj is a non-empty string and
+// returns it, as a view of the input, with its node.
 func (v *validator) requireText(obj int32, what, name string, required bool) (string, int32) {
 	m := v.doc.get(obj, name)
 	if m < 0 {
@@ -127,7 +128,7 @@ func (v *validator) requireText(obj int32, what, name string, required bool) (st
 		v.errorf(m, "%s.%s is %s (%s); expected a string", what, name, v.doc.kind(m), v.snippet(m))
 		return "", -1
 	}
-	s := v.doc.text(m)
+	s := v.doc.view(m)
 	if strings.TrimSpace(s) == "" {
 		v.errorf(m, "%s.%s is empty; expected a non-empty string", what, name)
 		return "", -1
@@ -316,9 +317,9 @@ func (v *validator) completionItems(items, ext int32) {
 
 // itemType checks that item it of generated.items is an object with only
 // the members allowed and a string type, and returns the type's node and
-// text. Kind, such as "metric", and article, such as "a completion metric",
-// name the item in messages, and types lists the valid types for the
-// message of a missing type. It returns ok false after reporting a problem
+// text, a view of the input. Kind, such as "metric", and article, such as
+// "a completion metric", name the item in messages, and types lists the
+// valid types for the message of a missing type. It returns ok false after reporting a problem
 // that leaves no type to check.
 func (v *validator) itemType(it int32, kind, article string, allowed, types []string) (int32, string, bool) {
 	if v.doc.kind(it) != jsonObject {
@@ -332,7 +333,7 @@ func (v *validator) itemType(it int32, kind, article string, allowed, types []st
 			kind, strings.Join(types, ", "))
 		return -1, "", false
 	}
-	return t, v.doc.text(t), true
+	return t, v.doc.view(t), true
 }
 
 func (v *validator) numberText(m int32) string {
@@ -361,7 +362,7 @@ func (v *validator) timeItems(items int32) {
 			if v.doc.kind(s) != jsonString {
 				v.errorf(s, "subType is %s; expected a string", v.doc.kind(s))
 			} else {
-				sub = v.doc.text(s)
+				sub = v.doc.view(s)
 			}
 		}
 		key := name + "\x00" + sub
@@ -429,7 +430,7 @@ func (v *validator) timebackExtensions(x int32) {
 		if m < 0 {
 			continue
 		}
-		if v.doc.kind(m) != jsonString || strings.TrimSpace(v.doc.text(m)) == "" {
+		if v.doc.kind(m) != jsonString || strings.TrimSpace(v.doc.view(m)) == "" {
 			v.errorf(m, "extensions.%s %s is not a non-empty string", name, v.snippet(m))
 		}
 	}

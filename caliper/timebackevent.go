@@ -59,6 +59,7 @@ type TimebackItem struct {
 // profile is not TimebackProfile.
 func DecodeTimeback(data []byte, opts Options) (*TimebackEvent, Report) {
 	doc, r := validate(data, opts)
+	defer doc.release()
 	if doc == nil || !r.Valid(opts) || r.Kind != KindEvent || r.Items[0].Event.Profile != ProfileTimeback {
 		return nil, r
 	}

@@ -122,7 +122,7 @@ func (v *validator) typeOf(obj int32) *class {
 		v.errorf(t, "type is %s; expected a string naming a Caliper type", v.doc.kind(t))
 		return nil
 	}
-	name := v.doc.text(t)
+	name := v.doc.view(t)
 	c := classes[name]
 	if c == nil {
 		v.errorf(t, "type %q is not a Caliper 1.2 event or entity type", name)
@@ -185,7 +185,7 @@ func (v *validator) eventID(m int32) {
 		v.errorf(m, "id is %s; expected a string urn:uuid:<UUID>", v.doc.kind(m))
 		return
 	}
-	if id := v.doc.text(m); !IsUUIDURN(id) {
+	if id := v.doc.view(m); !IsUUIDURN(id) {
 		v.errorf(m, "id %q is not urn:uuid: followed by a UUID; Caliper event ids are UUID URNs", clip(id))
 	}
 }
@@ -195,7 +195,7 @@ func (v *validator) action(m int32, c *class) {
 		v.errorf(m, "action is %s; expected a string naming a Caliper action", v.doc.kind(m))
 		return
 	}
-	a := v.doc.text(m)
+	a := v.doc.view(m)
 	switch {
 	case !actions[a]:
 		v.errorf(m, "action %q is not a Caliper 1.2 action", clip(a))
@@ -209,7 +209,7 @@ func (v *validator) profile(m int32, c *class) {
 		v.errorf(m, "profile is %s; expected a string naming a Caliper profile", v.doc.kind(m))
 		return
 	}
-	name := v.doc.text(m)
+	name := v.doc.view(m)
 	events, ok := profiles[name]
 	switch {
 	case !ok:
@@ -225,7 +225,7 @@ func (v *validator) profile(m int32, c *class) {
 func (v *validator) context(m int32, exact bool) {
 	switch v.doc.kind(m) {
 	case jsonString:
-		if s := v.doc.text(m); s != ContextV1p2 {
+		if s := v.doc.view(m); s != ContextV1p2 {
 			v.errorf(m, "@context %q is not the Caliper 1.2 context %q", clip(s), ContextV1p2)
 		}
 		return
@@ -289,7 +289,7 @@ func (v *validator) entityID(m int32) {
 		v.errorf(m, "id is %s; expected an IRI string", v.doc.kind(m))
 		return
 	}
-	if id := v.doc.text(m); !IsIRI(id) {
+	if id := v.doc.view(m); !IsIRI(id) {
 		v.errorf(m, "id %q is not an absolute IRI", clip(id))
 	}
 }
@@ -344,13 +344,13 @@ func (v *validator) scalar(m int32, p *property, what string) {
 	case typeDuration:
 		if k != jsonString {
 			v.errorf(m, "%s is %s; expected an ISO 8601 duration string such as PT30M", what, k)
-		} else if s := v.doc.text(m); !checkDuration(s) {
+		} else if s := v.doc.view(m); !checkDuration(s) {
 			v.errorf(m, "%s %q is not an ISO 8601 duration such as PT30M54S", what, clip(s))
 		}
 	case typeIRI:
 		if k != jsonString {
 			v.errorf(m, "%s is %s; expected an IRI string", what, k)
-		} else if s := v.doc.text(m); !IsIRI(s) {
+		} else if s := v.doc.view(m); !IsIRI(s) {
 			v.errorf(m, "%s %q is not an absolute IRI", what, clip(s))
 		}
 	case typeObject:
@@ -360,7 +360,7 @@ func (v *validator) scalar(m int32, p *property, what string) {
 	case typeEnum:
 		if k != jsonString {
 			v.errorf(m, "%s is %s; expected one of the %s terms", what, k, p.enumName)
-		} else if s := v.doc.text(m); !p.enum[s] {
+		} else if s := v.doc.view(m); !p.enum[s] {
 			v.errorf(m, "%s %q is not a Caliper %s term (%s)", what, clip(s), p.enumName, sortedKeys(p.enum))
 		}
 	case typeEntity:
@@ -375,7 +375,7 @@ func (v *validator) dateTime(m int32, what string) dateTimeCheck {
 			v.snippet(m))
 		return dateTimeCheck{err: "not a string"}
 	}
-	s := v.doc.text(m)
+	s := v.doc.view(m)
 	c := checkDateTime(s)
 	switch {
 	case c.err != "":
@@ -400,7 +400,7 @@ func (v *validator) entityRef(m int32, name string, allowed []*class) {
 func (v *validator) entityRefElement(m int32, what string, allowed []*class) {
 	switch v.doc.kind(m) {
 	case jsonString:
-		if s := v.doc.text(m); !IsIRI(s) {
+		if s := v.doc.view(m); !IsIRI(s) {
 			v.errorf(m, "%s %q is neither an IRI nor a %s object", what, clip(s), classNames(allowed))
 		}
 	case jsonObject:
