@@ -86,6 +86,9 @@ var outboxMigrations = []string{
 // So the next transaction is written while the previous one is being made
 // durable, and one fsync covers several commits. The writing connection stays
 // open while the outbox is, so SQLite never deletes the WAL file under it.
+//
+// The newest durable entries also stay in memory, within fixed bounds, so
+// that Peek reads the file only for older ones.
 type Outbox struct {
 	path string
 	db   *sql.DB
