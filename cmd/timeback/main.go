@@ -89,3 +89,11 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "timeback <command> -h" for the flags of a command.`)
 }
+
+// countEvents returns n with the noun event, singular for one.
+func countEvents(n int) string {
+	if n == 1 {
+		return "1 event"
+	}
+	return fmt.Sprintf("%d events", n)
+}

@@ -127,7 +127,7 @@ func outboxStats(ctx context.Context, e env, outbox *sqlite.Outbox, asJSON bool)
 		}{outbox.Path(), st.Queued, st.QueuedBytes, age.Seconds(), st.Dead})
 	}
 	fmt.Fprintf(e.stdout, "outbox:        %s\n", outbox.Path())
-	fmt.Fprintf(e.stdout, "queued:        %d events, %d bytes\n", st.Queued, st.QueuedBytes)
+	fmt.Fprintf(e.stdout, "queued:        %s, %d bytes\n", countEvents(st.Queued), st.QueuedBytes)
 	if st.Queued > 0 {
 		fmt.Fprintf(e.stdout, "oldest queued: %s ago (%s)\n", age, st.Oldest.UTC().Format(time.RFC3339))
 	}

@@ -455,12 +455,12 @@ func (r *sendRun) summary(flushErr error) int {
 	total := len(r.ours)
 	left := total - delivered - dead
 	var b strings.Builder
-	fmt.Fprintf(&b, "timeback send: %d events: %d delivered, %d dead-lettered", total, delivered, dead)
+	fmt.Fprintf(&b, "timeback send: %s: %d delivered, %d dead-lettered", countEvents(total), delivered, dead)
 	if left > 0 {
 		fmt.Fprintf(&b, ", %d left in the outbox", left)
 	}
 	if earlier > 0 {
-		fmt.Fprintf(&b, "; %d events of earlier runs delivered or dead-lettered", earlier)
+		fmt.Fprintf(&b, "; %s of earlier runs delivered or dead-lettered", countEvents(earlier))
 	}
 	fmt.Fprintln(r.e.stdout, b.String())
 

@@ -165,7 +165,7 @@ func TestSendDeadLetterThenRetry(t *testing.T) {
 	if code != exitFailure {
 		t.Errorf("send to a rejecting endpoint exited %d, want %d", code, exitFailure)
 	}
-	if want := "1 events: 0 delivered, 1 dead-lettered"; !strings.Contains(stdout, want) {
+	if want := "1 event: 0 delivered, 1 dead-lettered"; !strings.Contains(stdout, want) {
 		t.Errorf("send stdout = %q, want it to contain %q", stdout, want)
 	}
 	if !strings.Contains(stderr, "timeback outbox dead --outbox "+outbox) {
@@ -190,7 +190,7 @@ func TestSendDeadLetterThenRetry(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("send of the requeued event exited %d; stderr:\n%s", code, stderr)
 	}
-	if want := "1 events of earlier runs"; !strings.Contains(stdout, want) {
+	if want := "1 event of earlier runs"; !strings.Contains(stdout, want) {
 		t.Errorf("send stdout = %q, want it to contain %q", stdout, want)
 	}
 	if !eventStored(t, base, storetest.EventID(0)) {
@@ -315,7 +315,7 @@ func TestSendTokenRejectedStops(t *testing.T) {
 		t.Errorf("stderr contains the client secret:\n%s", stderr)
 	}
 	code, stdout, _ := runWith(context.Background(), "outbox", "stats", "--outbox", outbox)
-	if code != exitOK || !strings.Contains(stdout, "queued:        1 events") {
+	if code != exitOK || !strings.Contains(stdout, "queued:        1 event,") {
 		t.Errorf("outbox stats after the stop = %d %q, want the event still queued", code, stdout)
 	}
 }
