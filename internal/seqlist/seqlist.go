@@ -10,13 +10,19 @@ type List[E any] struct {
 	seq  func(*E) int64
 	size func(*E) int
 
-	// entries are ordered by sequence number. Those before head, and those
-	// marked in removed, have been removed.
-	entries []E
-	removed []bool
-	head    int
-	n       int
-	bytes   int64
+	// slots are ordered by sequence number. Those before head, and those
+	// marked removed, hold no entry any more, only their sequence number
+	// for the binary search.
+	slots []slot[E]
+	head  int
+	n     int // entries in the list
+	bytes int64
+}
+
+type slot[E any] struct {
+	seq     int64
+	removed bool
+	entry   E // the zero value once removed, so that it keeps no memory
 }
 
 // New returns an empty list whose entries have the sequence number seq and
@@ -28,8 +34,7 @@ func New[E any](seq func(*E) int64, size func(*E) int) *List[E] {
 // Push adds e at the end. Its sequence number must be larger than that of
 // every entry pushed before.
 func (l *List[E]) Push(e E) {
-	l.entries = append(l.entries, e)
-	l.removed = append(l.removed, false)
+	l.slots = append(l.slots, slot[E]{seq: l.seq(&e), entry: e})
 	l.n++
 	l.bytes += int64(l.size(&e))
 }
@@ -45,17 +50,17 @@ func (l *List[E]) Bytes() int64 { return l.bytes }
 func (l *List[E]) Peek(maxEntries, maxBytes int) []E {
 	var out []E
 	size := 0
-	for i := l.head; i < len(l.entries) && len(out) < maxEntries; i++ {
-		if l.removed[i] {
+	for i := l.head; i < len(l.slots) && len(out) < maxEntries; i++ {
+		s := &l.slots[i]
+		if s.removed {
 			continue
 		}
-		e := &l.entries[i]
-		n := l.size(e)
+		n := l.size(&s.entry)
 		if len(out) > 0 && size+n > maxBytes {
 			break
 		}
 		size += n
-		out = append(out, *e)
+		out = append(out, s.entry)
 	}
 	return out
 }
@@ -67,14 +72,14 @@ func (l *List[E]) First() (E, bool) {
 		var zero E
 		return zero, false
 	}
-	return l.entries[l.head], true
+	return l.slots[l.head].entry, true
 }
 
 // Last returns the last entry, and false when the list is empty.
 func (l *List[E]) Last() (E, bool) {
-	for i := len(l.entries) - 1; i >= l.head; i-- {
-		if !l.removed[i] {
-			return l.entries[i], true
+	for i := len(l.slots) - 1; i >= l.head; i-- {
+		if !l.slots[i].removed {
+			return l.slots[i].entry, true
 		}
 	}
 	var zero E
@@ -84,45 +89,49 @@ func (l *List[E]) Last() (E, bool) {
 // Remove removes the entries with the sequence numbers seqs and skips the
 // numbers it does not contain. It finds each one by binary search.
 func (l *List[E]) Remove(seqs []int64) {
+	var zero E
 	for _, seq := range seqs {
 		i, found := l.search(seq)
-		if !found || l.removed[i] {
+		if !found || l.slots[i].removed {
 			continue
 		}
-		l.removed[i] = true
+		s := &l.slots[i]
 		l.n--
-		l.bytes -= int64(l.size(&l.entries[i]))
+		l.bytes -= int64(l.size(&s.entry))
+		s.removed, s.entry = true, zero
 	}
-	var zero E
-	for l.head < len(l.entries) && l.removed[l.head] {
-		l.entries[l.head] = zero
+	for l.head < len(l.slots) && l.slots[l.head].removed {
 		l.head++
 	}
-	// Compact once the removed front is the larger part, so that memory
-	// follows the list's length.
-	if l.head > len(l.entries)/2 {
-		l.entries = append([]E(nil), l.entries[l.head:]...)
-		l.removed = append([]bool(nil), l.removed[l.head:]...)
-		l.head = 0
+	// Compact once the removed slots outnumber the entries, so that memory
+	// and the scans of Peek follow the list's length.
+	if len(l.slots)-l.n > l.n+16 {
+		live := make([]slot[E], 0, l.n)
+		for _, s := range l.slots[l.head:] {
+			if !s.removed {
+				live = append(live, s)
+			}
+		}
+		l.slots, l.head = live, 0
 	}
 }
 
-// search returns the index of the entry with sequence number seq among
-// those from head on, or where it would be, and whether it is there.
+// search returns the index of the slot with sequence number seq among those
+// from head on, or where it would be, and whether it is there.
 func (l *List[E]) search(seq int64) (int, bool) {
-	lo, hi := l.head, len(l.entries)
+	lo, hi := l.head, len(l.slots)
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		if l.seq(&l.entries[mid]) < seq {
+		if l.slots[mid].seq < seq {
 			lo = mid + 1
 		} else {
 			hi = mid
 		}
 	}
-	return lo, lo < len(l.entries) && l.seq(&l.entries[lo]) == seq
+	return lo, lo < len(l.slots) && l.slots[lo].seq == seq
 }
 
 // Clear removes every entry and frees their memory.
 func (l *List[E]) Clear() {
-	l.entries, l.removed, l.head, l.n, l.bytes = nil, nil, 0, 0, 0
+	l.slots, l.head, l.n, l.bytes = nil, 0, 0, 0
 }

@@ -68,24 +68,62 @@ func TestListPeekLimits(t *testing.T) {
 	}
 }
 
-// TestListCompacts checks that a list used as a queue does not keep the
-// memory of the entries removed from its front.
+// TestListCompacts checks that the list does not keep the memory of
+// removed entries, whether they leave from the front, as from a queue, or
+// from behind an entry that stays.
 func TestListCompacts(t *testing.T) {
-	l := newList()
-	for seq := int64(1); seq <= 100_000; seq++ {
-		l.Push(entry{seq: seq, size: 1})
-		if seq > 10 {
-			l.Remove([]int64{seq - 10})
+	for _, keepFirst := range []bool{false, true} {
+		l := newList()
+		if keepFirst {
+			l.Push(entry{seq: 0, size: 1})
+		}
+		for seq := int64(1); seq <= 100_000; seq++ {
+			l.Push(entry{seq: seq, size: 1})
+			if seq > 10 {
+				l.Remove([]int64{seq - 10})
+			}
+		}
+		want := 10
+		if keepFirst {
+			want = 11
+		}
+		if l.Len() != want {
+			t.Fatalf("keepFirst %v: Len = %d, want %d", keepFirst, l.Len(), want)
+		}
+		if c := cap(l.slots); c > 1000 {
+			t.Errorf("keepFirst %v: the list holds %d entries in an array of %d", keepFirst, want, c)
+		}
+		if got := seqs(l.Peek(100, 100)); len(got) != want || got[len(got)-1] != 100_000 {
+			t.Errorf("keepFirst %v: Peek = %v, want the %d newest", keepFirst, got, want)
 		}
 	}
-	if l.Len() != 10 {
-		t.Fatalf("Len = %d, want 10", l.Len())
+}
+
+// TestListRemovedEntryReleased checks that a removed entry no longer
+// references its memory, as the JSON of a delivered event.
+func TestListRemovedEntryReleased(t *testing.T) {
+	type big struct {
+		seq  int64
+		data []byte
 	}
-	if c := cap(l.entries); c > 1000 {
-		t.Errorf("the list holds 10 entries in an array of %d", c)
+	l := New(func(e *big) int64 { return e.seq }, func(e *big) int { return len(e.data) })
+	for seq := int64(1); seq <= 3; seq++ {
+		l.Push(big{seq: seq, data: make([]byte, 1<<20)})
 	}
+	l.Remove([]int64{2})
+	if l.slots[1].entry.data != nil {
+		t.Error("the removed entry still references its data")
+	}
+	if l.Bytes() != 2<<20 {
+		t.Errorf("Bytes = %d, want %d", l.Bytes(), 2<<20)
+	}
+}
+
+func TestListClear(t *testing.T) {
+	l := newList()
+	l.Push(entry{seq: 1, size: 5})
 	l.Clear()
-	if l.Len() != 0 || l.Bytes() != 0 || l.entries != nil {
+	if l.Len() != 0 || l.Bytes() != 0 || l.slots != nil {
 		t.Errorf("Clear left Len %d, Bytes %d", l.Len(), l.Bytes())
 	}
 }
