@@ -214,6 +214,10 @@ func OpenOutbox(ctx context.Context, path string) (*Outbox, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: outbox path is empty")
 	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("sqlite: outbox %s is a folder; give the path of a file in it, such as %s",
+			path, filepath.Join(path, "outbox.db"))
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: create outbox folder: %w", err)
 	}
@@ -395,11 +399,14 @@ func (o *Outbox) Append(ctx context.Context, entries []OutboxEntry) error {
 
 // Peek returns the oldest queued entries, at most maxEvents of them and, past
 // the first, at most maxBytes of JSON in total. It leaves them queued. It
-// reads the file only for entries that the outbox no longer holds in
+// reads the file only for entries that the outbox no longer keeps in
 // memory, as those queued by an earlier process.
 func (o *Outbox) Peek(ctx context.Context, maxEvents, maxBytes int) ([]OutboxEntry, error) {
 	if err := o.checkOpen(); err != nil {
 		return nil, err
+	}
+	if maxEvents <= 0 {
+		return nil, nil
 	}
 	for {
 		entries, ok, diskSeq, gen := o.tail.peek(maxEvents, maxBytes)
@@ -542,6 +549,30 @@ func (o *Outbox) Requeue(ctx context.Context, ids ...string) (int, error) {
 		return nil
 	})
 	return moved, err
+}
+
+// QueuedIDs returns the event ids of the queued entries, oldest first.
+func (o *Outbox) QueuedIDs(ctx context.Context) ([]string, error) {
+	if err := o.checkOpen(); err != nil {
+		return nil, err
+	}
+	rows, err := o.db.QueryContext(ctx, `SELECT event_id FROM outbox ORDER BY seq`)
+	if err != nil {
+		return nil, outboxReadError("read outbox", o.path, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, outboxReadError("read outbox", o.path, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, outboxReadError("read outbox", o.path, err)
+	}
+	return ids, nil
 }
 
 // Stats counts the queued events and the dead letters.

@@ -378,3 +378,64 @@ func TestOutboxCorruptPagesAfterOpen(t *testing.T) {
 		t.Errorf("reading an outbox with damaged pages = %v, want it to say the outbox is corrupt and what to do", err)
 	}
 }
+
+func TestOutboxQueuedIDs(t *testing.T) {
+	o := openOutbox(t, filepath.Join(t.TempDir(), "outbox.db"))
+	ctx := context.Background()
+	batch := entries(0, 3, t0)
+	if err := o.Append(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Delete(ctx, []int64{batch[1].Seq}); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := o.QueuedIDs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{batch[0].ID, batch[2].ID}; !slices.Equal(ids, want) {
+		t.Errorf("QueuedIDs after deleting the second of 3 = %v, want %v", ids, want)
+	}
+}
+
+// TestOutboxPeekNothing checks that a Peek of no events returns nothing and
+// hides nothing from the next Peek, for entries in memory and in the file.
+func TestOutboxPeekNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	ctx := context.Background()
+	o, err := sqlite.OpenOutbox(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Append(ctx, entries(0, 2, t0)); err != nil {
+		t.Fatal(err)
+	}
+	o.Close()
+	o = openOutbox(t, path) // the 2 entries are in the file only
+	if err := o.Append(ctx, entries(2, 2, t0)); err != nil {
+		t.Fatal(err)
+	}
+	for _, limit := range []int{0, -1} {
+		if got, err := o.Peek(ctx, limit, 1<<20); err != nil || len(got) != 0 {
+			t.Errorf("Peek(%d) = %d entries, %v; want none", limit, len(got), err)
+		}
+	}
+	got, err := o.Peek(ctx, 10, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != "urn:uuid:e-0" {
+		t.Errorf("Peek(10) after Peek(0) returned %d entries, want the 2 in the file", len(got))
+	}
+}
+
+func TestOpenOutboxFolder(t *testing.T) {
+	dir := t.TempDir()
+	_, err := sqlite.OpenOutbox(context.Background(), dir)
+	if err == nil || !strings.Contains(err.Error(), "is a folder") {
+		t.Fatalf("OpenOutbox(folder) = %v, want an error that says it is a folder", err)
+	}
+	if _, err := os.Stat(dir + ".lock"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("OpenOutbox(folder) left %s.lock behind", dir)
+	}
+}
