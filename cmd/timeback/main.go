@@ -10,10 +10,13 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 )
 
@@ -96,4 +99,25 @@ func countEvents(n int) string {
 		return "1 event"
 	}
 	return fmt.Sprintf("%d events", n)
+}
+
+// errStdinTwice is the error for "-" given more than once among the inputs.
+var errStdinTwice = errors.New(`"-" is given more than once; standard input can be read only once`)
+
+// readsStdinTwice reports whether "-" appears more than once in paths.
+func readsStdinTwice(paths []string) bool {
+	i := slices.Index(paths, "-")
+	return i >= 0 && slices.Contains(paths[i+1:], "-")
+}
+
+// flagSetEmpty reports whether the flag name was given with an empty value,
+// which the flags with a default path would otherwise read as the default.
+func flagSetEmpty(fs *flag.FlagSet, name string) bool {
+	empty := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name && f.Value.String() == "" {
+			empty = true
+		}
+	})
+	return empty
 }

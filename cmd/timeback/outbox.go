@@ -73,6 +73,9 @@ func runOutbox(ctx context.Context, e env, args []string) int {
 	case *limit < 0:
 		fmt.Fprintf(e.stderr, "timeback outbox: --limit %d is negative\n", *limit)
 		return exitUsage
+	case flagSetEmpty(fs, "outbox"):
+		fmt.Fprintln(e.stderr, "timeback outbox: --outbox is empty: give a file, or leave the flag out for the default")
+		return exitUsage
 	}
 
 	if *path == "" {

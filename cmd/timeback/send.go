@@ -18,6 +18,7 @@ import (
 	"github.com/timeback/timeback-go"
 	"github.com/timeback/timeback-go/caliper"
 	"github.com/timeback/timeback-go/sender"
+	"github.com/timeback/timeback-go/sqlite"
 )
 
 const sendUsage = `Usage: timeback send (--endpoint URL | --env production|staging)
@@ -27,12 +28,13 @@ const sendUsage = `Usage: timeback send (--endpoint URL | --env production|stagi
 Sends the Caliper events in the files through the durable outbox and waits
 until each is delivered or dead-lettered. A file may hold one event, an
 envelope, a JSON array of events, or NDJSON (one document per line); "-"
-reads standard input. Every file is validated before anything is queued.
+reads standard input, once. Every file is validated before anything is queued.
 Events already in the outbox from an earlier run are delivered too; with no
 FILE, send delivers only those.
 
 Interrupting leaves the undelivered events in the outbox; run send again with
-the same --outbox to resume.
+the same --outbox to resume, with or without the files. An event that the
+outbox still has queued is not queued a second time.
 
 Exit status: 0 when every event was delivered, 1 when any was dead-lettered,
 invalid or left undelivered, 2 for a usage or read error.
@@ -80,7 +82,8 @@ func runSend(ctx context.Context, e env, args []string) int {
 		return exitFailure
 	}
 
-	run := &sendRun{flags: f, ours: make(map[string]bool, len(events)), tty: isTerminal(e.stderr)}
+	run := &sendRun{flags: f, ours: make(map[string]bool, len(events)), settled: make(map[string]bool),
+		tty: isTerminal(e.stderr)}
 	// The background sender's callbacks and logs write to stderr too.
 	e.stderr = &lockedWriter{w: e.stderr}
 	run.e = e
@@ -140,6 +143,10 @@ func parseSendFlags(e env, args []string) (*sendFlags, error) {
 	f.files = files
 
 	switch {
+	case readsStdinTwice(files):
+		return nil, errStdinTwice
+	case flagSetEmpty(fs, "outbox"):
+		return nil, errors.New("--outbox is empty: give a file, or leave the flag out for the default")
 	case f.endpoint == "" && f.env == "":
 		return nil, errors.New("no destination: give --endpoint URL or --env production|staging")
 	case f.endpoint != "" && f.env != "":
@@ -268,7 +275,11 @@ type sendRun struct {
 	ours  map[string]bool // ids of the events read from the files
 	tty   bool            // stderr is a terminal
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// settled are the ids delivered or dead-lettered so far. The counts
+	// below count each id once, even when the outbox has several copies of
+	// it, as outboxes written by earlier versions of send can.
+	settled   map[string]bool
 	delivered int // of ours
 	dead      int // of ours
 	earlier   int // events of earlier runs delivered or dead-lettered
@@ -282,22 +293,28 @@ func (r *sendRun) onDelivered(d sender.Delivery) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, id := range d.EventIDs {
-		if r.ours[id] {
+		switch {
+		case r.settled[id]:
+		case r.ours[id]:
 			r.delivered++
-		} else {
+		default:
 			r.earlier++
 		}
+		r.settled[id] = true
 	}
 }
 
 func (r *sendRun) onDeadLetter(d sender.DeadLetter) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.ours[d.ID] {
+	switch {
+	case r.settled[d.ID]:
+	case r.ours[d.ID]:
 		r.dead++
-	} else {
+	default:
 		r.earlier++
 	}
+	r.settled[d.ID] = true
 	r.rejected++
 	switch {
 	case r.rejected <= maxRejectedLines:
@@ -318,8 +335,21 @@ func (r *sendRun) send(ctx context.Context, cfg sender.Config, events []timeback
 	cfg.OnDelivered = r.onDelivered
 	cfg.OnDeadLetter = r.onDeadLetter
 	cfg.Logger = slog.New(slog.NewTextHandler(lineClearer{r}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	outbox, err := openSendOutbox(ctx, cfg.OutboxPath)
+	if err != nil {
+		fmt.Fprintf(r.e.stderr, "timeback send: %v\n", err)
+		return exitFailure
+	}
+	events, err = r.dropQueued(ctx, outbox, events)
+	if err != nil {
+		outbox.Close()
+		fmt.Fprintf(r.e.stderr, "timeback send: %v\n", err)
+		return exitFailure
+	}
+	cfg.Queue = outbox
 	client, err := sender.New(cfg)
 	if err != nil {
+		outbox.Close()
 		fmt.Fprintf(r.e.stderr, "timeback send: %v\n", err)
 		return exitFailure
 	}
@@ -348,6 +378,46 @@ func (r *sendRun) send(ctx context.Context, cfg sender.Config, events []timeback
 		return exitFailure
 	}
 	return r.summary(nil)
+}
+
+// openSendOutbox opens the outbox at path and checks that it can be written.
+func openSendOutbox(ctx context.Context, path string) (*sqlite.Outbox, error) {
+	outbox, err := sqlite.OpenOutbox(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := outbox.CheckWritable(ctx); err != nil {
+		outbox.Close()
+		return nil, err
+	}
+	return outbox, nil
+}
+
+// dropQueued leaves out the events whose ids are queued in the outbox
+// already, as after an interrupted run over the same files, so that the
+// outbox gets no second copy. The client delivers the queued copies, and
+// they count as this run's.
+func (r *sendRun) dropQueued(ctx context.Context, outbox *sqlite.Outbox,
+	events []timeback.RawEvent) ([]timeback.RawEvent, error) {
+	ids, err := outbox.QueuedIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	queued := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		queued[id] = true
+	}
+	out := events[:0]
+	for _, ev := range events {
+		if !queued[ev.ID] {
+			out = append(out, ev)
+		}
+	}
+	if skipped := len(events) - len(out); skipped > 0 {
+		fmt.Fprintf(r.e.stderr, "timeback send: %s already in the outbox; sending the queued copies\n",
+			countEvents(skipped))
+	}
+	return out, nil
 }
 
 // flushUntilRejected waits for the delivery of the queued events like

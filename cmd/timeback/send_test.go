@@ -130,6 +130,8 @@ func TestSendUsageErrors(t *testing.T) {
 		{"missing file", []string{"--endpoint", "http://127.0.0.1:1", "--outbox", filepath.Join(dir, "o.db"),
 			filepath.Join(dir, "missing.json")}, "missing.json"},
 		{"unknown flag", []string{"--endpoit", "http://127.0.0.1:1", file}, "flag provided but not defined"},
+		{"stdin twice", []string{"--endpoint", "http://127.0.0.1:1", "-", "-"}, `"-" is given more than once`},
+		{"empty outbox", []string{"--endpoint", "http://127.0.0.1:1", "--outbox", "", file}, "--outbox is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,6 +250,24 @@ func TestSendInterruptedLeavesEvents(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, `"queued":3`) {
 		t.Errorf("outbox stats --json = %d %q, want 3 queued", code, stdout)
 	}
+
+	// Sending the same file again delivers the queued copies and queues no
+	// second one, and the summary counts each event once.
+	base := testbin.StartServer(t)
+	code, stdout, stderr = runWith(context.Background(), "send", "--endpoint", base, "--outbox", outbox, file)
+	if code != exitOK {
+		t.Fatalf("send after the interruption exited %d; stderr:\n%s", code, stderr)
+	}
+	if want := "timeback send: 3 events: 3 delivered, 0 dead-lettered\n"; stdout != want {
+		t.Errorf("send after the interruption printed %q, want %q", stdout, want)
+	}
+	if want := "3 events already in the outbox"; !strings.Contains(stderr, want) {
+		t.Errorf("send after the interruption: stderr does not contain %q:\n%s", want, stderr)
+	}
+	code, stdout, _ = runWith(context.Background(), "outbox", "stats", "--outbox", outbox, "--json")
+	if code != exitOK || !strings.Contains(stdout, `"queued":0`) || !strings.Contains(stdout, `"dead":0`) {
+		t.Errorf("outbox stats --json after delivery = %d %q, want nothing queued or dead", code, stdout)
+	}
 }
 
 func TestSendOAuth(t *testing.T) {
@@ -331,6 +351,7 @@ func TestOutboxUsageErrors(t *testing.T) {
 		{[]string{"outbox", "purge", "--outbox", filepath.Join(dir, "o.db")}, exitUsage, `unknown action "purge"`},
 		{[]string{"outbox", "stats", "--id", "x"}, exitUsage, "--id applies to retry only"},
 		{[]string{"outbox", "dead", "--limit", "-1"}, exitUsage, "--limit -1"},
+		{[]string{"outbox", "stats", "--outbox", ""}, exitUsage, "--outbox is empty"},
 		{[]string{"outbox", "stats", "--outbox", filepath.Join(dir, "missing.db")}, exitFailure, "missing.db"},
 	}
 	for _, tt := range tests {

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -64,8 +63,8 @@ func runValidate(ctx context.Context, e env, args []string) int {
 		return exitUsage
 	}
 
-	if i := slices.Index(paths, "-"); i >= 0 && slices.Contains(paths[i+1:], "-") {
-		fmt.Fprintln(e.stderr, `timeback validate: "-" is given more than once; standard input can be read only once`)
+	if readsStdinTwice(paths) {
+		fmt.Fprintf(e.stderr, "timeback validate: %v\n", errStdinTwice)
 		return exitUsage
 	}
 
