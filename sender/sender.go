@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -259,6 +260,10 @@ func (c *Client) prepare(events []timeback.Event) ([]Entry, int64, error) {
 	for i, ev := range events {
 		if ev == nil {
 			return nil, 0, invalidEvent(i, "", errors.New("the event is nil"))
+		}
+		if v := reflect.ValueOf(ev); v.Kind() == reflect.Pointer && v.IsNil() {
+			// Its methods would dereference the nil pointer.
+			return nil, 0, invalidEvent(i, "", fmt.Errorf("the event is a nil %T", ev))
 		}
 		data, err := encodeEvent(ev)
 		if err != nil {

@@ -122,6 +122,7 @@ func TestSendRejectsInvalidEvent(t *testing.T) {
 		{"id mismatch", timeback.RawEvent{ID: "urn:uuid:a", JSON: validJSON}, `has id "` + storetest.EventID(7)},
 		{"no id", timeback.RawEvent{JSON: []byte(`{"type":"Event"}`)}, "/id: id is missing"},
 		{"nil", nil, "event 1 is invalid: the event is nil"},
+		{"nil pointer", (*timeback.TimeSpent)(nil), "event 1 is invalid: the event is a nil *timeback.TimeSpent"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
