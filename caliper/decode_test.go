@@ -235,3 +235,17 @@ func TestAppendDateTimeMatchesLayout(t *testing.T) {
 		}
 	}
 }
+
+func TestProblemStringWholeDocument(t *testing.T) {
+	r := caliper.Validate([]byte(`{"id":`), caliper.Options{})
+	if len(r.Problems) != 1 {
+		t.Fatalf("Validate of cut JSON = %v, want one problem", r.Problems)
+	}
+	if got := r.Problems.Error(); !strings.HasPrefix(got, "invalid JSON") {
+		t.Errorf("Problems.Error() = %q, want it to start with the message, with no pointer", got)
+	}
+	p := caliper.Problem{Pointer: "/id", Severity: caliper.SeverityWarning, Message: "m"}
+	if got := p.String(); got != "/id: warning: m" {
+		t.Errorf("String() of a warning = %q, want %q", got, "/id: warning: m")
+	}
+}

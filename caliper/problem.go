@@ -36,11 +36,18 @@ type Problem struct {
 	Message string `json:"message"`
 }
 
+// String returns the problem as "pointer: message", with "warning: " before
+// the message of a warning. A problem of the whole document has no pointer
+// part.
 func (p Problem) String() string {
+	msg := p.Message
 	if p.Severity == SeverityWarning {
-		return p.Pointer + ": warning: " + p.Message
+		msg = "warning: " + msg
 	}
-	return p.Pointer + ": " + p.Message
+	if p.Pointer == "" {
+		return msg
+	}
+	return p.Pointer + ": " + msg
 }
 
 // Problems is the list of findings for one document, in document order.
