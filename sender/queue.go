@@ -26,7 +26,8 @@ type DeadLetter = sqlite.DeadLetter
 // and comparisons. A Client is the only user of its Queue while it runs.
 type Queue interface {
 	// Append stores entries at the end of the queue, sets their Seq, and
-	// returns once they are durable.
+	// returns once they are durable. The queue may keep the entries' JSON
+	// without copying it, so the caller must not change it afterwards.
 	Append(ctx context.Context, entries []Entry) error
 	// Peek returns the oldest entries, at most maxEvents and, past the
 	// first, at most maxBytes of JSON, and leaves them queued.
