@@ -214,8 +214,8 @@ func OpenOutbox(ctx context.Context, path string) (*Outbox, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: outbox path is empty")
 	}
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("sqlite: outbox %s is a folder; give the path of a file in it, such as %s",
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() || os.IsPathSeparator(path[len(path)-1]) {
+		return nil, fmt.Errorf("sqlite: outbox %s names a folder; give the path of a file in it, such as %s",
 			path, filepath.Join(path, "outbox.db"))
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -553,24 +553,34 @@ func (o *Outbox) Requeue(ctx context.Context, ids ...string) (int, error) {
 
 // QueuedIDs returns the event ids of the queued entries, oldest first.
 func (o *Outbox) QueuedIDs(ctx context.Context) ([]string, error) {
+	return o.ids(ctx, `SELECT event_id FROM outbox ORDER BY seq`, "read outbox")
+}
+
+// DeadLetterIDs returns the event ids of the dead letters, oldest first.
+func (o *Outbox) DeadLetterIDs(ctx context.Context) ([]string, error) {
+	return o.ids(ctx, `SELECT event_id FROM dead_letter ORDER BY seq`, "read dead letters of")
+}
+
+// ids runs query, which selects one column of event ids.
+func (o *Outbox) ids(ctx context.Context, query, what string) ([]string, error) {
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
-	rows, err := o.db.QueryContext(ctx, `SELECT event_id FROM outbox ORDER BY seq`)
+	rows, err := o.db.QueryContext(ctx, query)
 	if err != nil {
-		return nil, outboxReadError("read outbox", o.path, err)
+		return nil, outboxReadError(what, o.path, err)
 	}
 	defer rows.Close()
 	var ids []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, outboxReadError("read outbox", o.path, err)
+			return nil, outboxReadError(what, o.path, err)
 		}
 		ids = append(ids, id)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, outboxReadError("read outbox", o.path, err)
+		return nil, outboxReadError(what, o.path, err)
 	}
 	return ids, nil
 }

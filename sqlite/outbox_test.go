@@ -432,10 +432,20 @@ func TestOutboxPeekNothing(t *testing.T) {
 func TestOpenOutboxFolder(t *testing.T) {
 	dir := t.TempDir()
 	_, err := sqlite.OpenOutbox(context.Background(), dir)
-	if err == nil || !strings.Contains(err.Error(), "is a folder") {
-		t.Fatalf("OpenOutbox(folder) = %v, want an error that says it is a folder", err)
+	if err == nil || !strings.Contains(err.Error(), "names a folder") {
+		t.Fatalf("OpenOutbox(folder) = %v, want an error that says it names a folder", err)
 	}
 	if _, err := os.Stat(dir + ".lock"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("OpenOutbox(folder) left %s.lock behind", dir)
+	}
+
+	// A path ending in a separator names a folder even before it exists.
+	missing := filepath.Join(dir, "new") + string(os.PathSeparator)
+	_, err = sqlite.OpenOutbox(context.Background(), missing)
+	if err == nil || !strings.Contains(err.Error(), "names a folder") {
+		t.Fatalf("OpenOutbox(%q) = %v, want an error that says it names a folder", missing, err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("OpenOutbox(%q) created the folder", missing)
 	}
 }

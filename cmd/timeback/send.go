@@ -34,7 +34,8 @@ FILE, send delivers only those.
 
 Interrupting leaves the undelivered events in the outbox; run send again with
 the same --outbox to resume, with or without the files. An event that the
-outbox still has queued is not queued a second time.
+outbox still has queued, or has as a dead letter, is not queued a second
+time; outbox retry requeues dead letters.
 
 Exit status: 0 when every event was delivered, 1 when any was dead-lettered,
 invalid or left undelivered, 2 for a usage or read error.
@@ -277,13 +278,24 @@ type sendRun struct {
 
 	mu sync.Mutex
 	// settled are the ids delivered or dead-lettered so far. The counts
-	// below count each id once, even when the outbox has several copies of
-	// it, as outboxes written by earlier versions of send can.
-	settled   map[string]bool
-	delivered int // of ours
-	dead      int // of ours
-	earlier   int // events of earlier runs delivered or dead-lettered
-	rejected  int // dead letters reported on stderr or counted past the limit
+	// count each id once, even when the outbox has several copies of it, as
+	// outboxes written by earlier versions of send can.
+	settled map[string]bool
+	counts  sendCounts
+	// rejected counts the dead letters reported on stderr or counted past
+	// the limit.
+	rejected int
+}
+
+// sendCounts are the outcomes of a run, counting each event id once.
+type sendCounts struct {
+	delivered, dead int // of ours
+	// unqueued are the events of ours still to be queued when the run
+	// stopped.
+	unqueued int
+	// earlierDelivered and earlierDead count the events that earlier runs
+	// left in the outbox.
+	earlierDelivered, earlierDead int
 }
 
 // maxRejectedLines bounds the lines send prints for rejected events.
@@ -296,9 +308,9 @@ func (r *sendRun) onDelivered(d sender.Delivery) {
 		switch {
 		case r.settled[id]:
 		case r.ours[id]:
-			r.delivered++
+			r.counts.delivered++
 		default:
-			r.earlier++
+			r.counts.earlierDelivered++
 		}
 		r.settled[id] = true
 	}
@@ -310,9 +322,9 @@ func (r *sendRun) onDeadLetter(d sender.DeadLetter) {
 	switch {
 	case r.settled[d.ID]:
 	case r.ours[d.ID]:
-		r.dead++
+		r.counts.dead++
 	default:
-		r.earlier++
+		r.counts.earlierDead++
 	}
 	r.settled[d.ID] = true
 	r.rejected++
@@ -325,10 +337,10 @@ func (r *sendRun) onDeadLetter(d sender.DeadLetter) {
 	}
 }
 
-func (r *sendRun) counts() (delivered, dead, earlier int) {
+func (r *sendRun) snapshot() sendCounts {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.delivered, r.dead, r.earlier
+	return r.counts
 }
 
 func (r *sendRun) send(ctx context.Context, cfg sender.Config, events []timeback.RawEvent) int {
@@ -340,7 +352,7 @@ func (r *sendRun) send(ctx context.Context, cfg sender.Config, events []timeback
 		fmt.Fprintf(r.e.stderr, "timeback send: %v\n", err)
 		return exitFailure
 	}
-	events, err = r.dropQueued(ctx, outbox, events)
+	events, err = r.dropInOutbox(ctx, outbox, events)
 	if err != nil {
 		outbox.Close()
 		fmt.Fprintf(r.e.stderr, "timeback send: %v\n", err)
@@ -362,6 +374,9 @@ func (r *sendRun) send(ctx context.Context, cfg sender.Config, events []timeback
 	}
 	if err := r.queue(ctx, client, events); err != nil {
 		r.closeEarly(client)
+		if ctx.Err() != nil {
+			return r.summary(err)
+		}
 		fmt.Fprintf(r.e.stderr, "%stimeback send: %v\n", r.clearLine(), err)
 		return exitFailure
 	}
@@ -393,29 +408,51 @@ func openSendOutbox(ctx context.Context, path string) (*sqlite.Outbox, error) {
 	return outbox, nil
 }
 
-// dropQueued leaves out the events whose ids are queued in the outbox
+// dropInOutbox leaves out the events whose ids are queued in the outbox
 // already, as after an interrupted run over the same files, so that the
 // outbox gets no second copy. The client delivers the queued copies, and
-// they count as this run's.
-func (r *sendRun) dropQueued(ctx context.Context, outbox *sqlite.Outbox,
+// they count as this run's. It also leaves out the events that are dead
+// letters: the endpoint would reject them again, and outbox retry requeues
+// them. They count as dead-lettered.
+func (r *sendRun) dropInOutbox(ctx context.Context, outbox *sqlite.Outbox,
 	events []timeback.RawEvent) ([]timeback.RawEvent, error) {
-	ids, err := outbox.QueuedIDs(ctx)
+	queuedIDs, err := outbox.QueuedIDs(ctx)
 	if err != nil {
 		return nil, err
 	}
-	queued := make(map[string]bool, len(ids))
-	for _, id := range ids {
+	deadIDs, err := outbox.DeadLetterIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	queued := make(map[string]bool, len(queuedIDs))
+	for _, id := range queuedIDs {
 		queued[id] = true
 	}
+	dead := make(map[string]bool, len(deadIDs))
+	for _, id := range deadIDs {
+		dead[id] = true
+	}
 	out := events[:0]
+	skippedQueued, skippedDead := 0, 0
 	for _, ev := range events {
-		if !queued[ev.ID] {
+		switch {
+		case queued[ev.ID]:
+			skippedQueued++
+		case dead[ev.ID]:
+			skippedDead++
+			r.settled[ev.ID] = true
+		default:
 			out = append(out, ev)
 		}
 	}
-	if skipped := len(events) - len(out); skipped > 0 {
+	r.counts.dead += skippedDead
+	if skippedQueued > 0 {
 		fmt.Fprintf(r.e.stderr, "timeback send: %s already in the outbox; sending the queued copies\n",
-			countEvents(skipped))
+			countEvents(skippedQueued))
+	}
+	if skippedDead > 0 {
+		fmt.Fprintf(r.e.stderr, "timeback send: %s already dead-lettered by an earlier run, not queued again;"+
+			" requeue them with: timeback outbox retry --outbox %s\n", countEvents(skippedDead), r.flags.outbox)
 	}
 	return out, nil
 }
@@ -487,6 +524,9 @@ func inputEventError(i int, err *sender.EventError) error {
 
 // queue hands the events to the client, waiting while the queue is full.
 func (r *sendRun) queue(ctx context.Context, client *sender.Client, events []timeback.RawEvent) error {
+	r.mu.Lock()
+	r.counts.unqueued = len(events)
+	r.mu.Unlock()
 	batch := make([]timeback.Event, 0, sendBatch)
 	for start := 0; start < len(events); start += sendBatch {
 		batch = batch[:0]
@@ -496,7 +536,14 @@ func (r *sendRun) queue(ctx context.Context, client *sender.Client, events []tim
 		for {
 			err := client.Send(ctx, batch...)
 			if err == nil {
+				r.mu.Lock()
+				r.counts.unqueued -= len(batch)
+				r.mu.Unlock()
 				break
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("interrupted after queueing %d of %d events: %w", start, len(events),
+					ctx.Err())
 			}
 			if !errors.Is(err, sender.ErrQueueFull) {
 				return err
@@ -519,27 +566,36 @@ func (r *sendRun) closeEarly(client *sender.Client) {
 	client.Close(ctx)
 }
 
-// summary prints the closing line and returns the exit status.
-func (r *sendRun) summary(flushErr error) int {
-	delivered, dead, earlier := r.counts()
+// summary prints the closing line and returns the exit status. Err is why
+// the run stopped before every event was delivered or dead-lettered, nil
+// when it did not.
+func (r *sendRun) summary(err error) int {
+	c := r.snapshot()
 	total := len(r.ours)
-	left := total - delivered - dead
+	left := total - c.delivered - c.dead - c.unqueued
 	var b strings.Builder
-	fmt.Fprintf(&b, "timeback send: %s: %d delivered, %d dead-lettered", countEvents(total), delivered, dead)
+	fmt.Fprintf(&b, "timeback send: %s: %d delivered, %d dead-lettered", countEvents(total), c.delivered, c.dead)
 	if left > 0 {
 		fmt.Fprintf(&b, ", %d left in the outbox", left)
 	}
-	if earlier > 0 {
-		fmt.Fprintf(&b, "; %s of earlier runs delivered or dead-lettered", countEvents(earlier))
+	if c.unqueued > 0 {
+		fmt.Fprintf(&b, ", %d not queued", c.unqueued)
+	}
+	if c.earlierDelivered+c.earlierDead > 0 {
+		fmt.Fprintf(&b, "; earlier runs: %d delivered, %d dead-lettered", c.earlierDelivered, c.earlierDead)
 	}
 	fmt.Fprintln(r.e.stdout, b.String())
 
 	switch {
-	case flushErr != nil:
+	case err != nil && c.unqueued > 0:
 		fmt.Fprintf(r.e.stderr, "timeback send: stopped before delivery finished (%v); run send again with"+
-			" --outbox %s to resume\n", flushErr, r.flags.outbox)
+			" the same files and --outbox %s to resume\n", err, r.flags.outbox)
 		return exitFailure
-	case dead > 0:
+	case err != nil:
+		fmt.Fprintf(r.e.stderr, "timeback send: stopped before delivery finished (%v); run send again with"+
+			" --outbox %s to resume\n", err, r.flags.outbox)
+		return exitFailure
+	case c.dead > 0 || c.earlierDead > 0:
 		fmt.Fprintf(r.e.stderr, "timeback send: list the rejected events with: timeback outbox dead --outbox %s\n",
 			r.flags.outbox)
 		return exitFailure
@@ -606,11 +662,11 @@ func (r *sendRun) startProgress(client *sender.Client, total int) func() {
 
 func (r *sendRun) drawProgress(client *sender.Client, total int) {
 	const width = 30
-	delivered, dead, _ := r.counts()
-	filled := (delivered + dead) * width / total
+	c := r.snapshot()
+	filled := (c.delivered + c.dead) * width / total
 	st := client.Stats()
 	line := fmt.Sprintf("[%s%s] %d/%d delivered, %d dead-lettered, %d retried",
-		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), delivered, total, dead, st.Retried)
+		strings.Repeat("=", filled), strings.Repeat(" ", width-filled), c.delivered, total, c.dead, st.Retried)
 	fmt.Fprint(r.e.stderr, "\r\033[K"+line)
 }
 

@@ -174,6 +174,16 @@ func TestSendDeadLetterThenRetry(t *testing.T) {
 		t.Errorf("send stderr does not point at timeback outbox dead:\n%s", stderr)
 	}
 
+	// Sending the file again queues no second copy of the dead letter.
+	code, stdout, stderr = runWith(ctx, "send", "--endpoint", rejectingEndpoint(t).URL, "--outbox", outbox, file)
+	if code != exitFailure || !strings.Contains(stdout, "1 event: 0 delivered, 1 dead-lettered") {
+		t.Errorf("send of a dead-lettered event exited %d with %q, want %d and 1 dead-lettered", code, stdout,
+			exitFailure)
+	}
+	if want := "already dead-lettered by an earlier run"; !strings.Contains(stderr, want) {
+		t.Errorf("send of a dead-lettered event: stderr does not contain %q:\n%s", want, stderr)
+	}
+
 	code, stdout, _ = runWith(ctx, "outbox", "dead", "--outbox", outbox)
 	if code != exitOK || !strings.Contains(stdout, storetest.EventID(0)) || !strings.Contains(stdout, "400 invalid envelope") {
 		t.Errorf("outbox dead exited %d with %q, want the event id and the 400 message", code, stdout)
@@ -187,12 +197,23 @@ func TestSendDeadLetterThenRetry(t *testing.T) {
 		t.Errorf("outbox retry exited %d with %q, want 1 requeued", code, stdout)
 	}
 
+	// Resuming with no files fails when the endpoint rejects the requeued
+	// event again.
+	code, stdout, _ = runWith(ctx, "send", "--endpoint", rejectingEndpoint(t).URL, "--outbox", outbox)
+	if want := "earlier runs: 0 delivered, 1 dead-lettered"; code != exitFailure || !strings.Contains(stdout, want) {
+		t.Errorf("resumed send to a rejecting endpoint exited %d with %q, want %d and %q", code, stdout,
+			exitFailure, want)
+	}
+	if code, _, _ = runWith(ctx, "outbox", "retry", "--outbox", outbox); code != exitOK {
+		t.Fatalf("second outbox retry exited %d", code)
+	}
+
 	base := testbin.StartServer(t)
 	code, stdout, stderr = runWith(ctx, "send", "--endpoint", base, "--outbox", outbox)
 	if code != exitOK {
 		t.Fatalf("send of the requeued event exited %d; stderr:\n%s", code, stderr)
 	}
-	if want := "1 event of earlier runs"; !strings.Contains(stdout, want) {
+	if want := "earlier runs: 1 delivered, 0 dead-lettered"; !strings.Contains(stdout, want) {
 		t.Errorf("send stdout = %q, want it to contain %q", stdout, want)
 	}
 	if !eventStored(t, base, storetest.EventID(0)) {
