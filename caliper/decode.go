@@ -402,7 +402,8 @@ func (d *decoder) duplicate(member int32) {
 func (d *decoder) sameKey(a, b int32) bool {
 	na, nb := &d.nodes[a], &d.nodes[b]
 	if !na.keyEscaped && !nb.keyEscaped {
-		return string(d.data[na.keyStart:na.keyEnd]) == string(d.data[nb.keyStart:nb.keyEnd])
+		return na.keyEnd-na.keyStart == nb.keyEnd-nb.keyStart &&
+			string(d.data[na.keyStart:na.keyEnd]) == string(d.data[nb.keyStart:nb.keyEnd])
 	}
 	return d.key(a) == d.key(b)
 }

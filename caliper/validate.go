@@ -85,7 +85,7 @@ func (v *validator) isEnvelope(obj int32) bool {
 func (v *validator) topItem(obj int32) (Item, Kind) {
 	item := Item{Raw: v.doc.raw(obj), Pointer: v.doc.pointer(obj)}
 	item.ID, _ = v.doc.getString(obj, "id")
-	item.Type, _ = v.doc.getString(obj, "type")
+	item.Type = v.term(obj, "type")
 	c := v.typeOf(obj)
 	if c == nil {
 		return item, KindUnknown
@@ -443,8 +443,8 @@ func classNames(cs []*class) string {
 // eventInfo extracts what a store indexes from a validated event object.
 func (v *validator) eventInfo(obj int32) *EventInfo {
 	e := &EventInfo{}
-	e.Action, _ = v.doc.getString(obj, "action")
-	e.Profile, _ = v.doc.getString(obj, "profile")
+	e.Action = v.term(obj, "action")
+	e.Profile = v.term(obj, "profile")
 	if s, ok := v.doc.getString(obj, "eventTime"); ok {
 		if c := checkDateTime(s); c.err == "" {
 			e.EventTime = c.t
@@ -456,6 +456,19 @@ func (v *validator) eventInfo(obj int32) *EventInfo {
 	}
 	e.ObjectID = v.refID(v.doc.get(obj, "object"))
 	return e
+}
+
+// term returns the text of member name of obj when it is a string, "" when
+// it is not. A Caliper term comes from the vocabulary, so it costs no copy.
+func (v *validator) term(obj int32, name string) string {
+	m := v.doc.get(obj, name)
+	if m < 0 || v.doc.kind(m) != jsonString {
+		return ""
+	}
+	if t, ok := terms[v.doc.view(m)]; ok {
+		return t
+	}
+	return v.doc.text(m)
 }
 
 // refID returns the IRI of an entity reference: the string itself or the

@@ -281,6 +281,9 @@ var (
 	actions  = map[string]bool{}
 	profiles = map[string]map[string]bool{}
 	enums    = map[string]map[string]bool{}
+	// terms maps each type, action and profile name to itself, so that a
+	// Report can share these strings instead of copying them from the input.
+	terms = map[string]string{}
 )
 
 func init() {
@@ -335,6 +338,15 @@ func init() {
 	}
 	for _, p := range profileDefs {
 		profiles[p.name] = set(p.events)
+	}
+	for name := range classes {
+		terms[name] = name
+	}
+	for name := range actions {
+		terms[name] = name
+	}
+	for name := range profiles {
+		terms[name] = name
 	}
 }
 
