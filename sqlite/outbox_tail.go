@@ -21,15 +21,15 @@ const (
 // durable write updates it as it changed the file.
 //
 // Every queued entry whose Seq is above diskSeq is in entries. Entries at
-// or below diskSeq may be only in the file: those the outbox held when it
-// was opened, and those the tail let go of. They are all older than the
-// ones in entries, so Peek reads the file first until it holds none of them.
+// or below diskSeq may be only in the file: those the outbox had when it was
+// opened, and those the tail dropped. They are all older than the ones in
+// entries, so Peek reads the file first until it has none of them left.
 type outboxTail struct {
 	mu      sync.Mutex
 	entries *seqlist.List[OutboxEntry]
 	diskSeq int64 // 0 when every queued entry is in entries
-	// gen counts the changes of diskSeq, so that Peek can tell whether the
-	// file region it found empty is still the current one.
+	// gen counts the times the tail dropped its entries, so that Peek can
+	// tell whether the file region it found empty is still the current one.
 	gen uint64
 	// maxEntries and maxBytes are maxTailEntries and maxTailBytes, which
 	// tests lower.
