@@ -92,8 +92,8 @@ func benchmarkSend(b *testing.B, queue string, goroutines, perCall int) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	// The CPU time of the whole process counts the background sender and
-	// the endpoint too. With the cores in use, it tells a change that saves
-	// work from one that changes how much runs in parallel.
+	// the endpoint too. With the cores in use, it separates a change that
+	// saves work from one that changes how much runs in parallel.
 	if cpu := processCPU() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*perCall), "cpu-us/event")
 		b.ReportMetric(cpu.Seconds()/elapsed.Seconds(), "cores")
