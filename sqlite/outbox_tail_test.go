@@ -12,10 +12,10 @@ import (
 )
 
 // TestOutboxTailFollowsFile runs random appends, deliveries, dead letters,
-// requeues and reopenings, some large enough to pass the bounds of the
-// tail, and checks after each step that the file holds the queue of a
-// model and that Peek returns the model's oldest entries. At the end it
-// drains the queue through Peek and Delete, as the sender does.
+// requeues and reopenings, some past the bounds of the tail. After each step
+// it checks that the file has the queue of a model and that Peek returns the
+// model's oldest entries. At the end it drains the queue through Peek and
+// Delete, as the sender does.
 func TestOutboxTailFollowsFile(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "outbox.db")
@@ -147,6 +147,7 @@ func TestOutboxTailServesNewEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
+
 	at := time.Date(2026, 1, 27, 10, 0, 0, 123_456_789, time.UTC)
 	entries := []OutboxEntry{
 		{ID: "urn:uuid:1", JSON: []byte(`{"id":"urn:uuid:1"}`), EnqueuedAt: at},
@@ -159,6 +160,7 @@ func TestOutboxTailServesNewEntries(t *testing.T) {
 		t.Fatalf("tail after two appends: diskSeq %d, %d entries; want 0 and 2", o.tail.diskSeq,
 			o.tail.entries.Len())
 	}
+
 	fromMemory := peek(t, o, 10)
 	fromFile, err := o.peekFile(ctx, 1<<62, 10, 1<<20)
 	if err != nil {
