@@ -561,26 +561,27 @@ func (o *Outbox) DeadLetterIDs(ctx context.Context) ([]string, error) {
 	return o.ids(ctx, `SELECT event_id FROM dead_letter ORDER BY seq`, "read dead letters of")
 }
 
-// ids runs query, which selects one column of event ids.
-func (o *Outbox) ids(ctx context.Context, query, what string) ([]string, error) {
+// ids runs query, which selects one column of event ids. Operation names
+// the read in errors, such as "read outbox".
+func (o *Outbox) ids(ctx context.Context, query, operation string) ([]string, error) {
 	if err := o.checkOpen(); err != nil {
 		return nil, err
 	}
 	rows, err := o.db.QueryContext(ctx, query)
 	if err != nil {
-		return nil, outboxReadError(what, o.path, err)
+		return nil, outboxReadError(operation, o.path, err)
 	}
 	defer rows.Close()
 	var ids []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, outboxReadError(what, o.path, err)
+			return nil, outboxReadError(operation, o.path, err)
 		}
 		ids = append(ids, id)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, outboxReadError(what, o.path, err)
+		return nil, outboxReadError(operation, o.path, err)
 	}
 	return ids, nil
 }
